@@ -1,0 +1,107 @@
+//! Files: atomic writes (temp file + rename, so a killed run never leaves a half-written file)
+//! and `.npy` arrays (n x d, float32 or float64) that numpy reads and writes.
+
+use anyhow::{bail, Context as _};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `path` atomically: the bytes go to a temporary sibling which is then renamed over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = tmp_sibling(path);
+    {
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A temporary sibling path for `path` (same directory, so rename is atomic).
+pub fn tmp_sibling(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|s| s.to_string_lossy()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// A 2-D array read from `.npy`: row-major values and the row width.
+#[derive(Debug, Clone)]
+pub struct Array2 {
+    /// Row-major values as f32.
+    pub data: Vec<f32>,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+}
+
+/// Reads an `n x d` (or 1-D, read as `n x 1`) float32 or float64 `.npy` file, C order.
+pub fn read_npy(path: &Path) -> anyhow::Result<Array2> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = npyz::NpyFile::new(&bytes[..])
+        .with_context(|| format!("{} is not a .npy file", path.display()))?;
+    let shape = file.shape().to_vec();
+    let (rows, cols) = match shape.as_slice() {
+        [n] => (*n as usize, 1),
+        [n, d] => (*n as usize, *d as usize),
+        _ => bail!(
+            "{}: expected a 2-D array (n x d), got shape {:?}",
+            path.display(),
+            shape
+        ),
+    };
+    if file.order() != npyz::Order::C && cols > 1 {
+        bail!("{}: Fortran-ordered arrays are not supported; save with numpy.ascontiguousarray", path.display());
+    }
+    let data: Vec<f32> = match file.try_data::<f32>() {
+        Ok(r) => r.into_iter().collect::<std::io::Result<_>>()?,
+        Err(file) => match file.try_data::<f64>() {
+            Ok(r) => r
+                .into_iter()
+                .map(|v| v.map(|v| v as f32))
+                .collect::<std::io::Result<_>>()?,
+            Err(file) => bail!(
+                "{}: dtype {:?} is not float32 or float64",
+                path.display(),
+                file.dtype()
+            ),
+        },
+    };
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        bail!("{}: non-finite value at row {}", path.display(), i / cols.max(1));
+    }
+    Ok(Array2 { data, rows, cols })
+}
+
+/// Writes `data` (rows x cols, row-major) as a float32 `.npy` file, atomically.
+pub fn write_npy(path: &Path, data: &[f32], cols: usize) -> anyhow::Result<()> {
+    use npyz::WriterBuilder;
+    assert!(cols > 0 && data.len() % cols == 0);
+    let mut buf = Vec::new();
+    {
+        let mut w = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&[(data.len() / cols) as u64, cols as u64])
+            .writer(&mut buf)
+            .begin_nd()?;
+        w.extend(data.iter().copied())?;
+        w.finish()?;
+    }
+    write_atomic(path, &buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trip() {
+        let dir = std::env::temp_dir().join(format!("nsamp-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.npy");
+        write_npy(&p, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3).unwrap();
+        let a = read_npy(&p).unwrap();
+        assert_eq!((a.rows, a.cols), (2, 3));
+        assert_eq!(a.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

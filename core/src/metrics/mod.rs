@@ -1,0 +1,165 @@
+//! The built-in metrics (registered in the `metric` family) and the functions behind them.
+//!
+//! Definitions (also in the README):
+//! - `W1`, `W2`: exact optimal transport between n samples and n reference rows with uniform
+//!   weights, Euclidean cost on flattened vectors in data units; W2 = sqrt(mean squared cost).
+//! - `ETvd`: total variation between histograms of E(x) of samples and reference.
+//! - `STvd`: total variation between 2-D histograms in sample space (2-D targets).
+//! - `ModeCoverage`: share of mixture components holding at least a set share of the samples,
+//!   and the TVD between component occupancies and the true weights.
+
+pub mod histogram;
+pub mod modes;
+pub mod transport;
+
+use crate::metric::{Metric, MetricConfig, MetricInput};
+use crate::target::Target;
+use serde::{Deserialize, Serialize};
+
+/// `W1()`: exact 1-Wasserstein distance (Euclidean cost), data units.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct W1 {}
+
+/// `W2()`: exact 2-Wasserstein distance, data units.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct W2 {}
+
+impl Metric for W1 {
+    fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        Ok(vec![("W1".into(), transport::wasserstein(i.samples, i.reference, i.dim, 1)?)])
+    }
+}
+impl Metric for W2 {
+    fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        Ok(vec![("W2".into(), transport::wasserstein(i.samples, i.reference, i.dim, 2)?)])
+    }
+}
+
+/// `ETvd(bins: None)`: energy-histogram total variation; `bins` defaults to floor(sqrt(n_ref)).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ETvd {
+    /// Number of bins (None: floor(sqrt(n_ref))).
+    pub bins: Option<usize>,
+}
+
+impl Metric for ETvd {
+    fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        let bins = self
+            .bins
+            .unwrap_or_else(|| histogram::default_bins_1d(i.reference_energy.len()));
+        Ok(vec![(
+            "E-TVD".into(),
+            histogram::tvd_1d(i.sample_energy, i.reference_energy, bins)?,
+        )])
+    }
+}
+
+/// `STvd(bins: None)`: 2-D sample-space histogram total variation; `bins` per axis defaults to
+/// round(n_ref^(1/4)), so that the number of cells is about sqrt(n_ref).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct STvd {
+    /// Bins per axis (None: round(n_ref^(1/4))).
+    pub bins: Option<usize>,
+}
+
+impl Metric for STvd {
+    fn check(&self, target: &dyn Target) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            target.dim() == 2,
+            "STvd needs a 2-D target; this target has dimension {}",
+            target.dim()
+        );
+        Ok(())
+    }
+    fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        anyhow::ensure!(i.dim == 2, "STvd needs 2-D samples, got dimension {}", i.dim);
+        let n_ref = i.reference.len() / 2;
+        let bins = self.bins.unwrap_or_else(|| histogram::default_bins_2d(n_ref));
+        Ok(vec![(
+            "S-TVD".into(),
+            histogram::tvd_2d(i.samples, i.reference, bins)?,
+        )])
+    }
+}
+
+/// `ModeCoverage(min_share: None)`: covered components and occupancy TVD (mixture targets).
+/// A component is covered when it holds at least `min_share` of the samples (None: 1/(4K)).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModeCoverage {
+    /// Minimum share of samples for a component to count as covered (None: 1/(4K)).
+    pub min_share: Option<f64>,
+}
+
+impl Metric for ModeCoverage {
+    fn check(&self, target: &dyn Target) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            target.mixture().is_some(),
+            "ModeCoverage needs a mixture target (one with known components)"
+        );
+        Ok(())
+    }
+    fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        let mix = i
+            .target
+            .mixture()
+            .ok_or_else(|| anyhow::anyhow!("ModeCoverage needs a mixture target"))?;
+        let c = modes::mode_coverage(mix, i.samples, self.min_share);
+        Ok(vec![
+            ("mode_coverage".into(), c.coverage),
+            ("modes_covered".into(), c.covered as f64),
+            ("mode_tvd".into(), c.occupancy_tvd),
+        ])
+    }
+}
+
+macro_rules! metric_config {
+    ($($t:ty),*) => {$(
+        impl MetricConfig for $t {
+            fn build(&self) -> anyhow::Result<Box<dyn Metric>> {
+                Ok(Box::new(self.clone()))
+            }
+        }
+    )*};
+}
+metric_config!(W1, W2, ETvd, STvd, ModeCoverage);
+
+crate::register!(
+    Metric,
+    "W1",
+    W1,
+    "exact 1-Wasserstein distance (Euclidean cost, optimal assignment), data units",
+    "// No fields. Equal sample and reference counts (the larger set is truncated).\nW1()"
+);
+crate::register!(
+    Metric,
+    "W2",
+    W2,
+    "exact 2-Wasserstein distance: sqrt(mean squared cost of the optimal assignment), data units",
+    "// No fields. Equal sample and reference counts (the larger set is truncated).\nW2()"
+);
+crate::register!(
+    Metric,
+    "ETvd",
+    ETvd,
+    "total variation between energy histograms (edges from the reference, plus under/overflow bins)",
+    "ETvd(\n    // Number of bins over the reference's energy range; None = floor(sqrt(n_ref)).\n    bins: None,\n)"
+);
+crate::register!(
+    Metric,
+    "STvd",
+    STvd,
+    "total variation between 2-D sample-space histograms (2-D targets)",
+    "STvd(\n    // Bins per axis over the reference's range; None = round(n_ref^(1/4)) (about sqrt(n_ref) cells).\n    bins: None,\n)"
+);
+crate::register!(
+    Metric,
+    "ModeCoverage",
+    ModeCoverage,
+    "share of mixture components holding >= min_share of the samples, and occupancy TVD to the weights",
+    "ModeCoverage(\n    // A component is covered when it holds at least this share of samples; None = 1/(4K).\n    min_share: None,\n)"
+);

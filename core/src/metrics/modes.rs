@@ -1,0 +1,79 @@
+//! Mode coverage for mixture targets.
+
+use crate::target::MixtureView;
+
+/// Occupancy of a mixture's components by a sample set.
+#[derive(Debug, Clone)]
+pub struct Coverage {
+    /// Share of samples assigned to each component (most responsible component).
+    pub occupancy: Vec<f64>,
+    /// Number of components holding at least the threshold share.
+    pub covered: usize,
+    /// covered / K.
+    pub coverage: f64,
+    /// 1/2 sum_c |occupancy_c - w_c|.
+    pub occupancy_tvd: f64,
+}
+
+/// Assigns each sample to its most responsible component and reports coverage with threshold
+/// `min_share` (None: 1/(4K)) and the occupancy TVD against the component weights.
+pub fn mode_coverage(mix: &MixtureView, samples: &[f32], min_share: Option<f64>) -> Coverage {
+    let k = mix.len();
+    let dim = mix.means.len() / k;
+    let n = samples.len() / dim;
+    let mut idx = vec![0usize; n];
+    mix.assign(samples, &mut idx);
+    let mut occ = vec![0f64; k];
+    for &c in &idx {
+        occ[c] += 1.0;
+    }
+    occ.iter_mut().for_each(|o| *o /= n.max(1) as f64);
+    let thr = min_share.unwrap_or(1.0 / (4.0 * k as f64));
+    let covered = occ.iter().filter(|&&o| o >= thr && o > 0.0).count();
+    let tvd = 0.5
+        * occ
+            .iter()
+            .zip(&mix.weights)
+            .map(|(o, &w)| (o - w as f64).abs())
+            .sum::<f64>();
+    Coverage {
+        occupancy: occ,
+        covered,
+        coverage: covered as f64 / k as f64,
+        occupancy_tvd: tvd,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn four() -> MixtureView {
+        MixtureView {
+            means: vec![-10.0, 0.0, 10.0, 0.0, 0.0, 10.0, 0.0, -10.0],
+            weights: vec![0.25; 4],
+            stds: vec![1.0; 8],
+        }
+    }
+
+    #[test]
+    fn one_mode_only() {
+        let s: Vec<f32> = (0..100).flat_map(|i| [10.0 + i as f32 * 0.01, 0.0]).collect();
+        let c = mode_coverage(&four(), &s, None);
+        assert_eq!(c.covered, 1);
+        assert!((c.coverage - 0.25).abs() < 1e-12);
+        assert!((c.occupancy_tvd - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn balanced_samples_cover_all() {
+        let m = four();
+        let s: Vec<f32> = (0..400).flat_map(|i| {
+            let c = i % 4;
+            [m.means[2 * c], m.means[2 * c + 1]]
+        }).collect();
+        let c = mode_coverage(&m, &s, None);
+        assert_eq!(c.covered, 4);
+        assert!(c.occupancy_tvd.abs() < 1e-12);
+    }
+}

@@ -1,0 +1,42 @@
+//! The `Model` trait: the learnable sampler, with capabilities queried at run time.
+//!
+//! Parameters live in a candle `VarMap` owned by the run (checkpoints are safetensors files);
+//! a model is built from a `VarBuilder` over it. A model exposes what it can do through the
+//! `as_*` methods: a score network answers [`Model::as_score`]; flows and generators add their own
+//! capability traits without changing this one.
+
+use candle_core::Tensor;
+use candle_nn::VarBuilder;
+
+/// What a model needs to know about the target to be built.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelShape {
+    /// Dimension of one configuration.
+    pub dim: usize,
+    /// Particle structure, if any.
+    pub particles: Option<crate::target::Particles>,
+}
+
+/// A score network s_theta(t, x) ~ grad_x log p_t(x).
+pub trait ScoreModel: Send + Sync {
+    /// Scores for a batch: `t` has shape (n,), `x` (n, dim); returns (n, dim).
+    fn score(&self, t: &Tensor, x: &Tensor) -> candle_core::Result<Tensor>;
+}
+
+/// A learnable sampler.
+pub trait Model: Send + Sync {
+    /// The model as a score network, if it is one.
+    fn as_score(&self) -> Option<&dyn ScoreModel> {
+        None
+    }
+    /// A short human description ("ScoreMlp: 99,074 parameters").
+    fn describe(&self) -> String;
+}
+
+/// The config of a model: deserialised from a recipe, it builds the model's layers in `vb`.
+pub trait ModelConfig:
+    erased_serde::Serialize + dyn_clone::DynClone + std::fmt::Debug + Send + Sync
+{
+    /// Builds the model, creating its parameters through `vb`.
+    fn build(&self, shape: &ModelShape, vb: VarBuilder) -> anyhow::Result<Box<dyn Model>>;
+}

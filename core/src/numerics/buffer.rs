@@ -1,0 +1,78 @@
+//! FIFO ring replay buffer with uniform sampling with replacement (iDEM's buffer).
+
+use super::rng::Rng;
+use rand::Rng as _;
+
+/// A fixed-capacity FIFO of row vectors.
+#[derive(Debug, Clone)]
+pub struct ReplayBuffer {
+    data: Vec<f32>,
+    dim: usize,
+    capacity: usize,
+    len: usize,
+    head: usize,
+}
+
+impl ReplayBuffer {
+    /// An empty buffer of `capacity` rows of `dim` values.
+    pub fn new(capacity: usize, dim: usize) -> Self {
+        assert!(capacity > 0 && dim > 0);
+        ReplayBuffer {
+            data: vec![0.0; capacity * dim],
+            dim,
+            capacity,
+            len: 0,
+            head: 0,
+        }
+    }
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Appends rows, overwriting the oldest once full.
+    pub fn push(&mut self, rows: &[f32]) {
+        for row in rows.chunks_exact(self.dim) {
+            let at = self.head * self.dim;
+            self.data[at..at + self.dim].copy_from_slice(row);
+            self.head = (self.head + 1) % self.capacity;
+            self.len = (self.len + 1).min(self.capacity);
+        }
+    }
+    /// Fills `out` (n x dim) with rows drawn uniformly with replacement.
+    pub fn sample_into(&self, rng: &mut Rng, out: &mut [f32]) {
+        assert!(self.len > 0, "sampling from an empty replay buffer");
+        for row in out.chunks_exact_mut(self.dim) {
+            let i = rng.random_range(0..self.len);
+            row.copy_from_slice(&self.data[i * self.dim..(i + 1) * self.dim]);
+        }
+    }
+    /// The rows held, in storage order.
+    pub fn rows(&self) -> &[f32] {
+        &self.data[..self.len * self.dim]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn fifo_overwrites_oldest() {
+        let mut b = ReplayBuffer::new(3, 1);
+        b.push(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(b.len(), 3);
+        let mut r = b.rows().to_vec();
+        r.sort_by(f32::total_cmp);
+        assert_eq!(r, vec![2.0, 3.0, 4.0]);
+        let mut rng = Rng::seed_from_u64(1);
+        let mut out = [0f32; 100];
+        b.sample_into(&mut rng, &mut out);
+        assert!(out.iter().all(|v| [2.0, 3.0, 4.0].contains(v)));
+        assert!(out.contains(&2.0) && out.contains(&4.0));
+    }
+}

@@ -1,0 +1,230 @@
+//! The link-time registry of named component factories.
+//!
+//! Each implementation registers an [`Entry`] with [`register!`](crate::register) (through
+//! `inventory`): a stable name, a one-line doc, a commented RON example of its config, and a
+//! function that deserialises that config. A recipe names a component as a RON enum variant,
+//! `Gmm40(std: 1.3)`; [`Spec`] looks the name up and hands the variant's content to the
+//! component's own config type. Nothing lists the components centrally: linking a plugin crate
+//! (and naming it once, so that rustc links it) registers its components.
+
+use crate::error::NsampError;
+use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, VariantAccess, Visitor};
+use serde::ser::{Serialize, Serializer};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A family of components: targets, models, objectives, correctors, metrics.
+pub trait Family: 'static + Sized {
+    /// The config trait object of this family, e.g. `dyn TargetConfig`.
+    type Config: ?Sized + erased_serde::Serialize + dyn_clone::DynClone + fmt::Debug + Send + Sync;
+    /// The family's name as users read it ("target").
+    const KIND: &'static str;
+    /// All registered entries of this family.
+    fn entries() -> Vec<&'static Entry<Self>>;
+}
+
+/// One registered component: its name, documentation, example config and config parser.
+pub struct Entry<F: Family> {
+    /// The stable name a recipe uses, e.g. `Gmm40`.
+    pub name: &'static str,
+    /// One-line description.
+    pub doc: &'static str,
+    /// A commented RON example of the full config (every field, with its default), as it stands in a recipe.
+    pub example: &'static str,
+    /// Deserialises the component's config from the variant's content.
+    pub deserialize:
+        fn(&mut dyn erased_serde::Deserializer) -> Result<Box<F::Config>, erased_serde::Error>,
+}
+
+/// Looks a component up by name, or fails with the list of registered names of its family.
+pub fn find<F: Family>(name: &str) -> Result<&'static Entry<F>, NsampError> {
+    let entries = F::entries();
+    entries.iter().copied().find(|e| e.name == name).ok_or_else(|| {
+        let mut known: Vec<&str> = entries.iter().map(|e| e.name).collect();
+        known.sort_unstable();
+        NsampError::UnknownComponent {
+            kind: F::KIND,
+            name: name.to_string(),
+            known: if known.is_empty() {
+                "(none linked)".into()
+            } else {
+                known.join(", ")
+            },
+        }
+    })
+}
+
+/// Registered names of a family, sorted.
+pub fn names<F: Family>() -> Vec<&'static str> {
+    let mut v: Vec<&str> = F::entries().iter().map(|e| e.name).collect();
+    v.sort_unstable();
+    v
+}
+
+/// A component chosen in a recipe: its registered name and its config.
+///
+/// In RON it reads `Name(field: value, ...)`; in JSON `{"Name": {"field": value}}`.
+pub struct Spec<F: Family> {
+    /// The registered name.
+    pub name: &'static str,
+    /// The component's config, which also builds it.
+    pub config: Box<F::Config>,
+}
+
+impl<F: Family> Spec<F> {
+    /// Parses a component from a RON snippet such as `Gmm40()`.
+    pub fn from_ron(text: &str) -> Result<Self, ron::error::SpannedError> {
+        crate::recipe::ron_options().from_str(text)
+    }
+}
+
+impl<F: Family> Clone for Spec<F> {
+    fn clone(&self) -> Self {
+        Spec {
+            name: self.name,
+            config: dyn_clone::clone_box(&*self.config),
+        }
+    }
+}
+
+impl<F: Family> fmt::Debug for Spec<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}::{:?}", self.name, self.config)
+    }
+}
+
+struct ErasedConfig<'a, C: ?Sized>(&'a C);
+
+impl<C: ?Sized + erased_serde::Serialize> Serialize for ErasedConfig<'_, C> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        erased_serde::serialize(self.0, s)
+    }
+}
+
+impl<F: Family> Serialize for Spec<F> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_variant(F::KIND, 0, self.name, &ErasedConfig(&*self.config))
+    }
+}
+
+impl<'de, F: Family> serde::Deserialize<'de> for Spec<F> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_enum(F::KIND, &[], SpecVisitor::<F>(PhantomData))
+    }
+}
+
+struct SpecVisitor<F>(PhantomData<F>);
+
+impl<'de, F: Family> Visitor<'de> for SpecVisitor<F> {
+    type Value = Spec<F>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} such as `Name(...)`; one of: {}", F::KIND, names::<F>().join(", "))
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+        let (name, variant): (String, A::Variant) = data.variant()?;
+        let entry = find::<F>(&name).map_err(de::Error::custom)?;
+        let config = variant.newtype_variant_seed(ConfigSeed::<F>(entry))?;
+        Ok(Spec {
+            name: entry.name,
+            config,
+        })
+    }
+}
+
+struct ConfigSeed<F: Family>(&'static Entry<F>);
+
+impl<'de, F: Family> DeserializeSeed<'de> for ConfigSeed<F> {
+    type Value = Box<F::Config>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        let mut erased = <dyn erased_serde::Deserializer>::erase(d);
+        (self.0.deserialize)(&mut erased)
+            .map_err(|e| de::Error::custom(format!("in {} `{}`: {e}", F::KIND, self.0.name)))
+    }
+}
+
+/// Declares a component family: its marker type, its config trait and the inventory collection.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __family {
+    ($fam:ident, $cfg:path, $kind:literal) => {
+        #[doc = concat!("The ", $kind, " family of the registry.")]
+        pub struct $fam;
+        impl $crate::registry::Family for $fam {
+            type Config = dyn $cfg;
+            const KIND: &'static str = $kind;
+            fn entries() -> Vec<&'static $crate::registry::Entry<Self>> {
+                $crate::inventory::iter::<$crate::registry::Entry<Self>>
+                    .into_iter()
+                    .collect()
+            }
+        }
+        $crate::inventory::collect!($crate::registry::Entry<$fam>);
+    };
+}
+
+/// Registers a component: `register!(Target, "Gmm40", Gmm40Config, "doc", "example")`.
+///
+/// The family is one of `Target`, `Model`, `Objective`, `Corrector`, `Metric`; the config type
+/// must implement serde's `Deserialize` and the family's config trait.
+#[macro_export]
+macro_rules! register {
+    ($family:ident, $name:literal, $config:ty, $doc:expr, $example:expr $(,)?) => {
+        $crate::inventory::submit! {
+            $crate::registry::Entry::<$crate::registry::families::$family> {
+                name: $name,
+                doc: $doc,
+                example: $example,
+                deserialize: |d| Ok(Box::new($crate::erased_serde::deserialize::<$config>(d)?)),
+            }
+        }
+    };
+}
+
+/// The five component families.
+pub mod families {
+    crate::__family!(Target, crate::target::TargetConfig, "target");
+    crate::__family!(Model, crate::model::ModelConfig, "model");
+    crate::__family!(Objective, crate::objective::ObjectiveConfig, "objective");
+    crate::__family!(Corrector, crate::corrector::CorrectorConfig, "corrector");
+    crate::__family!(Metric, crate::metric::MetricConfig, "metric");
+}
+
+/// One row of `nsamp list`: a registered component.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Listing {
+    /// The family ("target", ...).
+    pub kind: &'static str,
+    /// The registered name.
+    pub name: &'static str,
+    /// One-line doc.
+    pub doc: &'static str,
+    /// The commented RON example.
+    pub example: &'static str,
+}
+
+fn listing<F: Family>() -> Vec<Listing> {
+    let mut v: Vec<Listing> = F::entries()
+        .iter()
+        .map(|e| Listing {
+            kind: F::KIND,
+            name: e.name,
+            doc: e.doc,
+            example: e.example,
+        })
+        .collect();
+    v.sort_by_key(|l| l.name);
+    v
+}
+
+/// Every registered component of every family, grouped by family then sorted by name.
+pub fn list_all() -> Vec<Listing> {
+    let mut v = listing::<families::Target>();
+    v.extend(listing::<families::Model>());
+    v.extend(listing::<families::Objective>());
+    v.extend(listing::<families::Corrector>());
+    v.extend(listing::<families::Metric>());
+    v
+}

@@ -1,0 +1,151 @@
+//! The `Target` trait: an unnormalised density p(x) = exp(-E(x)) / Z known through E and grad E.
+
+use crate::numerics::rng::Rng;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Particle structure of a target whose state is `n` particles in `spatial_dim` dimensions,
+/// stored row-major `[x0, y0, (z0), x1, ...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Particles {
+    /// Number of particles.
+    pub n: usize,
+    /// Spatial dimension of each particle.
+    pub spatial_dim: usize,
+}
+
+/// A mixture's components, for mode-coverage metrics (`means` row-major, K x dim).
+#[derive(Debug, Clone)]
+pub struct MixtureView {
+    /// Component means, K x dim row-major.
+    pub means: Vec<f32>,
+    /// Component weights (sum to 1).
+    pub weights: Vec<f32>,
+    /// Per-component diagonal standard deviations, K x dim.
+    pub stds: Vec<f32>,
+}
+
+impl MixtureView {
+    /// Number of components.
+    pub fn len(&self) -> usize {
+        self.weights.len()
+    }
+    /// Whether there are no components.
+    pub fn is_empty(&self) -> bool {
+        self.weights.is_empty()
+    }
+    /// Index of the component with the largest posterior responsibility
+    /// log w_c + log N(x; mu_c, diag sigma_c^2) for each row of `x`.
+    pub fn assign(&self, x: &[f32], out: &mut [usize]) {
+        let dim = self.means.len() / self.len();
+        for (row, o) in x.chunks_exact(dim).zip(out.iter_mut()) {
+            let mut best = (f32::NEG_INFINITY, 0);
+            for c in 0..self.len() {
+                let mut l = self.weights[c].ln();
+                for k in 0..dim {
+                    let s = self.stds[c * dim + k];
+                    let z = (row[k] - self.means[c * dim + k]) / s;
+                    l -= 0.5 * z * z + s.ln();
+                }
+                if l > best.0 {
+                    best = (l, c);
+                }
+            }
+            *o = best.1;
+        }
+    }
+}
+
+/// An unnormalised target density. Batches are row-major `n x dim` slices of `f32`.
+///
+/// `energy` and `energy_and_grad` are the hot path: implement them as tight loops without
+/// per-sample allocation. Implementations must be deterministic and thread-safe (the Monte Carlo
+/// score estimator calls them from several threads on disjoint chunks).
+pub trait Target: Send + Sync {
+    /// Dimension of one configuration.
+    fn dim(&self) -> usize;
+    /// Particle structure, if the configuration is a set of particles.
+    fn particles(&self) -> Option<Particles> {
+        None
+    }
+    /// Writes E(x_i) for each row of `x` into `energy` (`energy.len()` rows).
+    fn energy(&self, x: &[f32], energy: &mut [f32]);
+    /// Writes E(x_i) and grad_x E(x_i) for each row.
+    fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]);
+    /// Exact independent samples, if the target can draw them (mixtures can).
+    fn exact_sample(&self, _n: usize, _rng: &mut Rng) -> Option<Vec<f32>> {
+        None
+    }
+    /// log Z, where known.
+    fn log_z(&self) -> Option<f64> {
+        None
+    }
+    /// The natural length scale: samplers work in units of x / scale (GMM-40: 50).
+    fn natural_scale(&self) -> f32 {
+        1.0
+    }
+    /// Mixture structure, for mode coverage.
+    fn mixture(&self) -> Option<&MixtureView> {
+        None
+    }
+    /// Plot window for 2-D targets: ((x_min, x_max), (y_min, y_max)).
+    fn plot_bounds(&self) -> Option<((f32, f32), (f32, f32))> {
+        None
+    }
+}
+
+/// The config of a target: deserialised from a recipe, it builds the target.
+pub trait TargetConfig:
+    erased_serde::Serialize + dyn_clone::DynClone + std::fmt::Debug + Send + Sync
+{
+    /// Builds the target.
+    fn build(&self) -> anyhow::Result<Box<dyn Target>>;
+}
+
+/// A target that counts its energy evaluations: every caller in nsamp goes through it, so a run
+/// reports exactly how many energy (and energy+gradient) evaluations training and sampling spent.
+#[derive(Clone)]
+pub struct CountedTarget {
+    inner: Arc<dyn Target>,
+    evals: Arc<AtomicU64>,
+}
+
+impl CountedTarget {
+    /// Wraps a target with a fresh counter.
+    pub fn new(inner: Box<dyn Target>) -> Self {
+        CountedTarget {
+            inner: Arc::from(inner),
+            evals: Arc::new(AtomicU64::new(0)),
+        }
+    }
+    /// The wrapped target, for metadata (dim, mixture, bounds). Calls to its energy are not counted.
+    pub fn inner(&self) -> &dyn Target {
+        &*self.inner
+    }
+    /// Dimension.
+    pub fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    /// Energy evaluations so far (one per configuration, with or without gradient).
+    pub fn evals(&self) -> u64 {
+        self.evals.load(Ordering::Relaxed)
+    }
+    /// Counted E(x).
+    pub fn energy(&self, x: &[f32], energy: &mut [f32]) {
+        debug_assert_eq!(x.len(), energy.len() * self.inner.dim());
+        self.evals.fetch_add(energy.len() as u64, Ordering::Relaxed);
+        self.inner.energy(x, energy)
+    }
+    /// Counted E(x) and grad E(x).
+    pub fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]) {
+        debug_assert_eq!(x.len(), energy.len() * self.inner.dim());
+        debug_assert_eq!(x.len(), grad.len());
+        self.evals.fetch_add(energy.len() as u64, Ordering::Relaxed);
+        self.inner.energy_and_grad(x, energy, grad)
+    }
+    /// grad E(x) (counted as one evaluation per row).
+    pub fn grad_energy(&self, x: &[f32], grad: &mut [f32]) {
+        let mut e = vec![0f32; x.len() / self.inner.dim()];
+        self.energy_and_grad(x, &mut e, grad)
+    }
+}

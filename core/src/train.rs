@@ -1,0 +1,168 @@
+//! The training loop: loss, backward, gradient-norm clipping, Adam, and a diagnostic stop on
+//! non-finite values. Progress and checkpoints are the caller's (the runner's) business, through
+//! [`TrainObserver`].
+
+use crate::error::NsampError;
+use crate::objective::{Context, Objective};
+use candle_nn::{Optimizer, VarMap};
+use serde::{Deserialize, Serialize};
+
+fn default_log_every() -> u64 {
+    100
+}
+fn default_checkpoint_every() -> u64 {
+    1000
+}
+
+/// Training settings of a recipe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Number of gradient steps (0 for network-free samplers).
+    pub steps: u64,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// Adam learning rate (no weight decay).
+    pub lr: f64,
+    /// Clip the global gradient norm to this value (None: no clipping).
+    #[serde(default)]
+    pub grad_clip: Option<f64>,
+    /// Log a line (and a loss-curve point) every this many steps.
+    #[serde(default = "default_log_every")]
+    pub log_every: u64,
+    /// Write a checkpoint every this many steps (so a killed run loses little).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+}
+
+impl TrainSettings {
+    /// Range checks.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch == 0 {
+            return Err("`train.batch` must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("`train.lr` must be positive, got {}", self.lr));
+        }
+        if let Some(c) = self.grad_clip {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(format!("`train.grad_clip` must be positive, got {c}"));
+            }
+        }
+        if self.log_every == 0 || self.checkpoint_every == 0 {
+            return Err("`train.log_every` and `train.checkpoint_every` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// One step's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    /// Step index (0-based).
+    pub step: u64,
+    /// Loss value.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Energy evaluations so far.
+    pub energy_evals: u64,
+    /// The objective's diagnostics.
+    pub diagnostics: Vec<(String, f64)>,
+}
+
+/// Receives every step (for logs, progress bars, checkpoints).
+pub trait TrainObserver {
+    /// After each step.
+    fn on_step(&mut self, record: &StepRecord) -> anyhow::Result<()>;
+}
+
+/// Adam hyper-parameters other than the learning rate: beta1 = 0.9, beta2 = 0.999, eps = 1e-8.
+pub fn adam(varmap: &VarMap, lr: f64) -> anyhow::Result<candle_nn::AdamW> {
+    let params = candle_nn::ParamsAdamW {
+        lr,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    };
+    Ok(candle_nn::AdamW::new(varmap.all_vars(), params)?)
+}
+
+/// Runs `settings.steps` gradient steps of `objective` on the parameters in `varmap`.
+/// Stops with [`NsampError::NonFinite`] as soon as a loss or gradient norm is not finite.
+pub fn train(
+    objective: &mut dyn Objective,
+    varmap: Option<&VarMap>,
+    cx: &Context<'_>,
+    settings: &TrainSettings,
+    observer: &mut dyn TrainObserver,
+) -> anyhow::Result<()> {
+    let mut opt = match varmap {
+        Some(vm) => Some((vm.all_vars(), adam(vm, settings.lr)?)),
+        None => None,
+    };
+    let (mut last_loss, mut last_norm) = (f64::NAN, f64::NAN);
+    for step in 0..settings.steps {
+        let out = objective.loss(step, cx)?;
+        let loss = out.loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        let non_finite = |what: &'static str, hint: &str| NsampError::NonFinite {
+            step,
+            what,
+            last_loss,
+            last_grad_norm: last_norm,
+            hint: hint.to_string(),
+        };
+        if !loss.is_finite() {
+            return Err(non_finite(
+                "loss",
+                "Check the target's energy for overflow, lower train.lr, or set train.grad_clip.",
+            )
+            .into());
+        }
+        let mut grad_norm = 0.0;
+        if let Some((vars, opt)) = opt.as_mut() {
+            let mut grads = out.loss.backward()?;
+            let mut sq = 0f64;
+            for v in vars.iter() {
+                if let Some(g) = grads.get(v) {
+                    sq += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+                }
+            }
+            grad_norm = sq.sqrt();
+            if !grad_norm.is_finite() {
+                return Err(non_finite(
+                    "gradient norm",
+                    "Lower train.lr or set train.grad_clip; check the model's inputs for extreme values.",
+                )
+                .into());
+            }
+            if let Some(clip) = settings.grad_clip {
+                if grad_norm > clip {
+                    let f = clip / grad_norm;
+                    for v in vars.iter() {
+                        if let Some(g) = grads.remove(v) {
+                            grads.insert(v, (g * f)?);
+                        }
+                    }
+                }
+            }
+            opt.step(&grads)?;
+        }
+        objective.after_step(step, cx)?;
+        last_loss = loss;
+        last_norm = grad_norm;
+        observer.on_step(&StepRecord {
+            step,
+            loss,
+            grad_norm,
+            energy_evals: cx.target.evals(),
+            diagnostics: out
+                .diagnostics
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        })?;
+    }
+    Ok(())
+}
