@@ -14,6 +14,7 @@ pub mod model;
 pub mod io;
 pub mod numerics;
 pub mod objective;
+pub mod params;
 pub mod recipe;
 pub mod registry;
 pub mod sampler;

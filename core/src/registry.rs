@@ -123,13 +123,32 @@ impl<'de, F: Family> Visitor<'de> for SpecVisitor<F> {
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
-        let (name, variant): (String, A::Variant) = data.variant()?;
-        let entry = find::<F>(&name).map_err(de::Error::custom)?;
+        let (name, variant): (VariantName, A::Variant) = data.variant()?;
+        let entry = find::<F>(&name.0).map_err(de::Error::custom)?;
         let config = variant.newtype_variant_seed(ConfigSeed::<F>(entry))?;
         Ok(Spec {
             name: entry.name,
             config,
         })
+    }
+}
+
+/// A variant name, read as an identifier (RON) or a string (JSON).
+struct VariantName(String);
+
+impl<'de> serde::Deserialize<'de> for VariantName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = VariantName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a component name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<VariantName, E> {
+                Ok(VariantName(v.to_string()))
+            }
+        }
+        d.deserialize_identifier(V)
     }
 }
 

@@ -1,1 +1,36 @@
+//! The nsamp runner: parses a recipe, assembles the components named in it from the registry,
+//! trains, samples, evaluates and writes a run directory. A user's own binary that links extra
+//! plugin crates calls [`main`] and gets the whole CLI:
+//!
+//! ```ignore
+//! use my_plugin as _; // link the plugin so its components register
+//! fn main() -> std::process::ExitCode { nsamp::main() }
+//! ```
 
+// Name every built-in plugin once, so that rustc links them and their registrations run.
+extern crate nsamp_plugin_dem;
+extern crate nsamp_plugin_gmm;
+extern crate nsamp_plugin_score_mlp;
+
+pub mod assemble;
+pub mod bench;
+pub mod cli;
+pub mod commands;
+pub mod plots;
+pub mod rundir;
+pub mod threads;
+
+pub use assemble::Assembled;
+
+/// Runs the CLI on the process arguments; errors are printed as one message with exit code 1.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = cli::Cli::parse();
+    match commands::dispatch(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

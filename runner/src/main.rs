@@ -1,1 +1,4 @@
-fn main(){}
+//! The `nsamp` binary: a thin wrapper over the runner library.
+fn main() -> std::process::ExitCode {
+    nsamp::main()
+}

@@ -6,6 +6,8 @@
 //! -87.3 return 0, above 88 are clamped (the callers only pass x <= 0).
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
+const ROUND_MAGIC: f32 = 12_582_912.0;
+const EXP_BIAS_MAGIC: f32 = 8_388_608.0 + 127.0;
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 
@@ -13,17 +15,19 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     let xc = x.clamp(-87.3, 88.0);
-    let n = (xc * LOG2E).round();
-    let r = xc - n * LN2_HI - n * LN2_LO;
+    // Round to nearest by the 1.5 * 2^23 trick (vectorises; f32::round calls libm).
+    let n = xc.mul_add(LOG2E, ROUND_MAGIC) - ROUND_MAGIC;
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, xc));
     let r2 = r * r;
     let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
-    let er = p * r2 + r + 1.0;
-    let bits = ((n as i32 + 127) as u32) << 23;
+    p = p.mul_add(r, 1.398_199_9e-3);
+    p = p.mul_add(r, 8.333_452e-3);
+    p = p.mul_add(r, 4.166_579_6e-2);
+    p = p.mul_add(r, 1.666_666_5e-1);
+    p = p.mul_add(r, 5.000_000_1e-1);
+    let er = p.mul_add(r2, r + 1.0);
+    // 2^n from the bits of n + 127 + 2^23 (an `as i32` cast saturates and does not vectorise).
+    let bits = ((n + EXP_BIAS_MAGIC).to_bits() & 0x007f_ffff) << 23;
     let v = er * f32::from_bits(bits);
     if x < -87.3 {
         0.0

@@ -161,3 +161,35 @@ fn weighted_score(e: &mut [f32], g: &[f32], scale: f32, out: &mut [f32]) -> f32 
     out.iter_mut().for_each(|o| *o *= f);
     m + s.ln()
 }
+
+/// Samples by integrating the reverse SDE driven by the Monte Carlo score itself (no network):
+/// the "direct sampling with estimated scores" of IW-SM appendix H, and DEM's initial buffer for
+/// GMMs. `x` starts as prior draws (sampler units) and is integrated in place. Costs
+/// n * K * steps energy evaluations.
+pub fn integrate_with_mc_score(
+    target: &CountedTarget,
+    mc: &McScore,
+    sde: &super::sde::ReverseSde,
+    x: &mut [f32],
+    streams: &RngStreams,
+    call: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> anyhow::Result<()> {
+    let dim = target.dim();
+    let n = x.len() / dim;
+    let mut lp = vec![0f32; n];
+    let mut h = vec![0f32; n];
+    let mut step = 0u64;
+    let mut score = |t: f64, xs: &[f32], out: &mut [f32]| {
+        h.iter_mut().for_each(|v| *v = sde.schedule.h(t) as f32);
+        let c = (call << 20) | step;
+        step += 1;
+        mc.estimate(target, xs, &h, &streams.derive("mc-sde"), c, out, &mut lp);
+        anyhow::ensure!(
+            out.iter().all(|v| v.is_finite()),
+            "the Monte Carlo score is not finite at t = {t:.4}: every one of the K samples has a non-finite energy"
+        );
+        Ok(())
+    };
+    sde.integrate(x, dim, streams, call, &mut score, progress)
+}

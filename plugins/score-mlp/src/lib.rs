@@ -1,1 +1,153 @@
+//! The MLP score network of the DEM / IW-SM papers for low-dimensional targets:
+//!
+//! each coordinate x_i (times `x_scale`) and t (times `t_scale`) gets a sinusoidal embedding of
+//! size E: frequencies f_k = exp(-k ln(10000) / (E/2 - 1)), k = 0..E/2-1, emb(v) = [sin(v f), cos(v f)];
+//! the (d + 1) embeddings are concatenated -> Linear((d+1)E, H) + GELU -> `blocks` residual blocks
+//! h <- h + GELU(Linear(H, H) h) -> Linear(H, d). The output is the score itself.
+//! With d = 2, E = H = 128, 3 blocks: 99,074 parameters.
 
+use nsamp_core::candle::{Module, Tensor, D};
+use nsamp_core::candle_nn::{linear, Linear, VarBuilder};
+use nsamp_core::{Model, ModelConfig, ModelShape, ScoreModel};
+use serde::{Deserialize, Serialize};
+
+/// `ScoreMlp(...)` config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoreMlpConfig {
+    /// Hidden width H.
+    pub hidden: usize,
+    /// Number of residual blocks.
+    pub blocks: usize,
+    /// Embedding size E per coordinate (even).
+    pub embedding: usize,
+    /// Coordinates are multiplied by this before embedding.
+    pub x_scale: f64,
+    /// Time is multiplied by this before embedding.
+    pub t_scale: f64,
+}
+
+impl Default for ScoreMlpConfig {
+    fn default() -> Self {
+        ScoreMlpConfig {
+            hidden: 128,
+            blocks: 3,
+            embedding: 128,
+            x_scale: 25.0,
+            t_scale: 1.0,
+        }
+    }
+}
+
+/// The network.
+pub struct ScoreMlp {
+    freqs: Tensor,
+    input: Linear,
+    blocks: Vec<Linear>,
+    output: Linear,
+    x_scale: f64,
+    t_scale: f64,
+    dim: usize,
+    params: usize,
+}
+
+/// Sinusoidal frequencies f_k = exp(-k ln(10000) / (half - 1)), k = 0..half.
+pub fn frequencies(half: usize) -> Vec<f32> {
+    let denom = (half.max(2) - 1) as f64;
+    (0..half)
+        .map(|k| (-(k as f64) * 10000f64.ln() / denom).exp() as f32)
+        .collect()
+}
+
+impl ScoreMlp {
+    /// Sinusoidal embedding of every coordinate and of t: (n, (d + 1) E).
+    pub fn embed(&self, t: &Tensor, x: &Tensor) -> nsamp_core::candle::Result<Tensor> {
+        let n = x.dim(0)?;
+        let v = Tensor::cat(
+            &[
+                (x * self.x_scale)?,
+                (t.reshape((n, 1))? * self.t_scale)?,
+            ],
+            1,
+        )?;
+        let arg = v.unsqueeze(2)?.broadcast_mul(&self.freqs)?;
+        let e = Tensor::cat(&[arg.sin()?, arg.cos()?], D::Minus1)?;
+        e.flatten_from(1)
+    }
+}
+
+impl ScoreModel for ScoreMlp {
+    fn score(&self, t: &Tensor, x: &Tensor) -> nsamp_core::candle::Result<Tensor> {
+        let e = self.embed(t, x)?;
+        let mut h = self.input.forward(&e)?.gelu_erf()?;
+        for b in &self.blocks {
+            h = (&h + b.forward(&h)?.gelu_erf()?)?;
+        }
+        self.output.forward(&h)
+    }
+}
+
+impl Model for ScoreMlp {
+    fn as_score(&self) -> Option<&dyn ScoreModel> {
+        Some(self)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "ScoreMlp: dim {}, {} blocks, {} parameters",
+            self.dim,
+            self.blocks.len(),
+            self.params
+        )
+    }
+}
+
+impl ModelConfig for ScoreMlpConfig {
+    fn build(&self, shape: &ModelShape, vb: VarBuilder) -> anyhow::Result<Box<dyn Model>> {
+        anyhow::ensure!(
+            self.embedding >= 2 && self.embedding % 2 == 0,
+            "ScoreMlp: embedding must be even and >= 2"
+        );
+        anyhow::ensure!(self.hidden > 0, "ScoreMlp: hidden must be positive");
+        let d = shape.dim;
+        let half = self.embedding / 2;
+        let freqs = Tensor::from_vec(frequencies(half), (1, 1, half), vb.device())?
+            .to_dtype(vb.dtype())?;
+        let input = linear((d + 1) * self.embedding, self.hidden, vb.pp("input"))?;
+        let blocks = (0..self.blocks)
+            .map(|i| linear(self.hidden, self.hidden, vb.pp(format!("block{i}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = linear(self.hidden, d, vb.pp("output"))?;
+        let params = ((d + 1) * self.embedding + 1) * self.hidden
+            + self.blocks * (self.hidden + 1) * self.hidden
+            + (self.hidden + 1) * d;
+        Ok(Box::new(ScoreMlp {
+            freqs,
+            input,
+            blocks,
+            output,
+            x_scale: self.x_scale,
+            t_scale: self.t_scale,
+            dim: d,
+            params,
+        }))
+    }
+}
+
+nsamp_core::register!(
+    Model,
+    "ScoreMlp",
+    ScoreMlpConfig,
+    "MLP score network with sinusoidal embeddings and residual GELU blocks (DEM / IW-SM, GMMs)",
+    r#"ScoreMlp(
+    // Hidden width H.
+    hidden: 128,
+    // Residual blocks h <- h + GELU(Linear(H, H) h).
+    blocks: 3,
+    // Sinusoidal embedding size per coordinate and for t (even).
+    embedding: 128,
+    // Coordinates (in sampler units) are multiplied by this before embedding.
+    x_scale: 25.0,
+    // Time is multiplied by this before embedding.
+    t_scale: 1.0,
+)"#
+);

@@ -1,0 +1,213 @@
+//! Named presets: the standard GMM-40 benchmark, GMM-80 / GMM-120, and the ring mixtures MOG-4 / MOG-8.
+
+use crate::mixture::Mixture;
+use nsamp_core::numerics::rng::RngStreams;
+use nsamp_core::rand::Rng as _;
+use nsamp_core::{Target, TargetConfig};
+use serde::{Deserialize, Serialize};
+
+/// softplus(1) = ln(1 + e): the per-axis standard deviation of the GMM benchmarks.
+pub const SOFTPLUS_ONE: f32 = 1.313_261_7;
+
+/// The 40 means of the standard GMM-40 benchmark (FAB / iDEM / DiKL / IW-SM papers: drawn
+/// U[-40, 40]^2 from PyTorch's generator with seed 0), written out so the product needs no data file.
+pub const GMM40_MEANS: [[f32; 2]; 40] = [
+    [-0.299473, 21.457745],
+    [-32.921806, -29.437561],
+    [-15.406175, 10.726295],
+    [-0.792527, 31.715580],
+    [-3.549762, 10.584502],
+    [-12.088523, -7.862616],
+    [-38.213940, -26.491283],
+    [-16.488924, 1.481743],
+    [15.813408, 24.000912],
+    [-27.117643, -17.418514],
+    [14.528685, 33.215519],
+    [-8.232007, 29.932470],
+    [-6.447334, 4.232564],
+    [36.219048, -37.106815],
+    [-25.181519, -10.126610],
+    [-15.591998, 34.560032],
+    [-25.927185, -18.413315],
+    [-27.945618, -37.462440],
+    [-23.349619, 34.383923],
+    [17.848736, 19.386902],
+    [2.103662, -20.507339],
+    [6.767387, -37.347790],
+    [-28.902649, -20.621201],
+    [25.237518, 23.452850],
+    [-17.739801, -1.443295],
+    [25.582428, 39.765324],
+    [15.875287, 5.403714],
+    [26.819454, -23.552094],
+    [7.453761, -31.012220],
+    [-27.723446, -20.663342],
+    [18.098923, 16.086416],
+    [-23.694099, 12.084284],
+    [21.958881, -5.048695],
+    [1.527262, 9.268188],
+    [24.815063, 38.407764],
+    [-30.824944, -14.658790],
+    [15.720396, 33.141975],
+    [34.808292, 35.294270],
+    [7.960582, -34.783306],
+    [3.679700, -25.024214],
+];
+
+fn softplus_one() -> f32 {
+    SOFTPLUS_ONE
+}
+
+fn iso(k: usize, std: f32) -> (Vec<f32>, Vec<f32>) {
+    (vec![std; 2 * k], vec![1.0; k])
+}
+
+/// `Gmm40(std: 1.3132617)`: the standard 40-mode benchmark; equal weights, isotropic std;
+/// sampler unit 50 (normalised units x/50).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gmm40Config {
+    /// Per-axis standard deviation of every component.
+    #[serde(default = "softplus_one")]
+    pub std: f32,
+}
+
+impl Default for Gmm40Config {
+    fn default() -> Self {
+        Gmm40Config { std: SOFTPLUS_ONE }
+    }
+}
+
+impl TargetConfig for Gmm40Config {
+    fn build(&self) -> anyhow::Result<Box<dyn Target>> {
+        let means: Vec<f32> = GMM40_MEANS.iter().flatten().copied().collect();
+        let (stds, w) = iso(40, self.std);
+        Ok(Box::new(
+            Mixture::new(means, stds, w, 2, 50.0)?.with_bounds(((-50.0, 50.0), (-50.0, 50.0))),
+        ))
+    }
+}
+
+/// Means of the GMM-80 / GMM-120 presets: K points uniform in [-half, half]^2 from the
+/// `gmm-means` stream (index K) of seed 0 (Xoshiro256++, see `nsamp_core::numerics::rng`).
+pub fn uniform_means(k: usize, half: f32) -> Vec<f32> {
+    let mut rng = RngStreams::new(0).stream("gmm-means", k as u64);
+    (0..2 * k).map(|_| rng.random_range(-half..half)).collect()
+}
+
+macro_rules! uniform_preset {
+    ($cfg:ident, $name:literal, $k:expr, $half:expr, $scale:expr) => {
+        #[doc = concat!("`", $name, "(std: 1.3132617)`: ", stringify!($k), " equal-weight components, means uniform in [-", stringify!($half), ", ", stringify!($half), "]^2 (fixed seed); sampler unit ", stringify!($scale), ".")]
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $cfg {
+            /// Per-axis standard deviation of every component.
+            #[serde(default = "softplus_one")]
+            pub std: f32,
+        }
+        impl TargetConfig for $cfg {
+            fn build(&self) -> anyhow::Result<Box<dyn Target>> {
+                let (stds, w) = iso($k, self.std);
+                let b = $scale as f32;
+                Ok(Box::new(
+                    Mixture::new(uniform_means($k, $half), stds, w, 2, $scale)?
+                        .with_bounds(((-b, b), (-b, b))),
+                ))
+            }
+        }
+    };
+}
+uniform_preset!(Gmm80Config, "Gmm80", 80, 80.0, 100.0);
+uniform_preset!(Gmm120Config, "Gmm120", 120, 120.0, 150.0);
+
+fn default_radius() -> f32 {
+    5.0
+}
+fn default_mog_std() -> f32 {
+    0.5
+}
+
+/// `Mog4(radius: 5.0, std: 0.5)` / `Mog8(...)`: equal-weight isotropic components evenly spaced
+/// on a circle (component c at angle 2 pi c / K); sampler unit 1.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MogConfig {
+    /// Radius of the circle of means.
+    #[serde(default = "default_radius")]
+    pub radius: f32,
+    /// Per-axis standard deviation.
+    #[serde(default = "default_mog_std")]
+    pub std: f32,
+    #[serde(skip)]
+    components: usize,
+}
+
+impl MogConfig {
+    fn ring(&self, k: usize) -> anyhow::Result<Box<dyn Target>> {
+        anyhow::ensure!(self.radius >= 0.0 && self.radius.is_finite(), "radius must be >= 0");
+        let means: Vec<f32> = (0..k)
+            .flat_map(|c| {
+                let a = 2.0 * std::f64::consts::PI * c as f64 / k as f64;
+                [(self.radius as f64 * a.cos()) as f32, (self.radius as f64 * a.sin()) as f32]
+            })
+            .collect();
+        let (stds, w) = iso(k, self.std);
+        let b = self.radius + 4.0 * self.std;
+        Ok(Box::new(Mixture::new(means, stds, w, 2, 1.0)?.with_bounds(((-b, b), (-b, b)))))
+    }
+}
+
+impl TargetConfig for MogConfig {
+    fn build(&self) -> anyhow::Result<Box<dyn Target>> {
+        self.ring(self.components)
+    }
+}
+
+/// Parses a ring mixture's config and fixes its component count.
+fn mog_with(
+    d: &mut dyn nsamp_core::erased_serde::Deserializer,
+    k: usize,
+) -> Result<Box<dyn TargetConfig>, nsamp_core::erased_serde::Error> {
+    let mut c: MogConfig = nsamp_core::erased_serde::deserialize(d)?;
+    c.components = k;
+    Ok(Box::new(c))
+}
+
+nsamp_core::inventory::submit! {
+    nsamp_core::registry::Entry::<nsamp_core::registry::families::Target> {
+        name: "Mog4",
+        doc: "4 equal-weight isotropic Gaussians evenly on a circle (ScoreNF's MOG-4)",
+        example: "Mog4(\n    // Radius of the circle of means.\n    radius: 5.0,\n    // Per-axis standard deviation.\n    std: 0.5,\n)",
+        deserialize: |d| mog_with(d, 4),
+    }
+}
+nsamp_core::inventory::submit! {
+    nsamp_core::registry::Entry::<nsamp_core::registry::families::Target> {
+        name: "Mog8",
+        doc: "8 equal-weight isotropic Gaussians evenly on a circle (ScoreNF's MOG-8)",
+        example: "Mog8(\n    // Radius of the circle of means.\n    radius: 5.0,\n    // Per-axis standard deviation.\n    std: 0.5,\n)",
+        deserialize: |d| mog_with(d, 8),
+    }
+}
+
+nsamp_core::register!(
+    Target,
+    "Gmm40",
+    Gmm40Config,
+    "the standard 40-mode 2-D benchmark (means in [-40, 40]^2, std softplus(1)); sampler unit 50",
+    "Gmm40(\n    // Per-axis standard deviation of every component (softplus(1)).\n    std: 1.3132617,\n)"
+);
+nsamp_core::register!(
+    Target,
+    "Gmm80",
+    Gmm80Config,
+    "80-mode 2-D mixture, means uniform in [-80, 80]^2 from a fixed seed; sampler unit 100",
+    "Gmm80(\n    // Per-axis standard deviation of every component (softplus(1)).\n    std: 1.3132617,\n)"
+);
+nsamp_core::register!(
+    Target,
+    "Gmm120",
+    Gmm120Config,
+    "120-mode 2-D mixture, means uniform in [-120, 120]^2 from a fixed seed; sampler unit 150",
+    "Gmm120(\n    // Per-axis standard deviation of every component (softplus(1)).\n    std: 1.3132617,\n)"
+);

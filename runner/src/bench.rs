@@ -1,0 +1,111 @@
+//! `nsamp bench`: times the hot paths at the papers' GMM-40 setting. Figures go to BENCHMARKS.md.
+
+use crate::assemble::Assembled;
+use nsamp_core::candle_nn::VarMap;
+use nsamp_core::numerics::mc_score::{McScore, ScoreClip};
+use nsamp_core::numerics::rng::RngStreams;
+use nsamp_core::numerics::schedule::GeometricSchedule;
+use nsamp_core::objective::ObjectiveConfig;
+use nsamp_core::{train, CountedTarget, Recipe};
+use std::time::Instant;
+
+fn median_ms(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2] * 1e3, v[0] * 1e3)
+}
+
+const RECIPE: &str = r#"Recipe(
+    name: "bench-gmm40-idem", seed: 0,
+    target: Gmm40(),
+    model: ScoreMlp(),
+    objective: Idem(mc_samples: 500, init: Prior),
+    train: (steps: 0, batch: 512, lr: 5e-4, grad_clip: 0.5),
+    eval: (metrics: []),
+)"#;
+
+/// Runs the benchmark and prints a table.
+pub fn run(iters: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(iters >= 3, "--iters must be at least 3");
+    let threads = crate::threads::current();
+    let recipe = Recipe::parse(RECIPE, "bench")?;
+    let mut asm = Assembled::new(recipe)?;
+    let target: CountedTarget = asm.target.clone();
+    let sched = GeometricSchedule::new(1e-5, 1.0)?;
+    let streams = RngStreams::new(0);
+    let b = 512;
+    // Points spread like a training batch: x_t around the means, t uniform.
+    let mut rng = streams.stream("bench", 0);
+    let x0 = target.inner().exact_sample(b, &mut rng).unwrap();
+    let x: Vec<f32> = x0.iter().map(|v| v / 50.0).collect();
+    let h: Vec<f32> = (0..b).map(|i| sched.h((i as f64 + 0.5) / b as f64) as f32).collect();
+    let mc = McScore {
+        k: 500,
+        scale: 50.0,
+        clip: ScoreClip::Norm(70.0),
+        com_free: None,
+    };
+    let mut s = vec![0f32; b * 2];
+    let mut lp = vec![0f32; b];
+    let mut times = Vec::new();
+    for i in 0..iters + 3 {
+        let t = Instant::now();
+        mc.estimate(&target, &x, &h, &streams, i as u64, &mut s, &mut lp);
+        if i >= 3 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let (mc_med, mc_min) = median_ms(times);
+
+    // One full iDEM training step: batch, MC score, forward, backward, clip, Adam.
+    let cx_batch = asm.recipe.train.batch;
+    let vm: VarMap = asm.varmap.clone().unwrap();
+    let mut opt = train::adam(&vm, 5e-4)?;
+    let vars = vm.all_vars();
+    {
+        let cx = nsamp_core::Context {
+            target: &asm.target,
+            model: asm.model.as_deref(),
+            streams: &asm.streams,
+            device: &asm.device,
+            batch: cx_batch,
+        };
+        asm.objective.init(&cx)?;
+    }
+    let mut times = Vec::new();
+    for step in 0..iters as u64 + 3 {
+        let cx = nsamp_core::Context {
+            target: &asm.target,
+            model: asm.model.as_deref(),
+            streams: &asm.streams,
+            device: &asm.device,
+            batch: cx_batch,
+        };
+        let t = Instant::now();
+        let out = asm.objective.loss(step, &cx)?;
+        let _loss = out.loss.to_scalar::<f32>()?;
+        let mut grads = out.loss.backward()?;
+        let mut sq = 0f32;
+        for v in &vars {
+            sq += grads.get(v).unwrap().sqr()?.sum_all()?.to_scalar::<f32>()?;
+        }
+        let norm = sq.sqrt();
+        if norm > 0.5 {
+            for v in &vars {
+                let g = grads.remove(v).unwrap();
+                grads.insert(v, (g * (0.5 / norm) as f64)?);
+            }
+        }
+        use nsamp_core::candle_nn::Optimizer;
+        opt.step(&grads)?;
+        if step >= 3 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let (st_med, st_min) = median_ms(times);
+    let _ = asm.recipe.objective.config.needs_model();
+    let _: &dyn ObjectiveConfig = &*asm.recipe.objective.config;
+    println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
+    println!("  mc_score  GMM-40 B=512 K=500        {mc_med:8.2} ms  {mc_min:8.2} ms  ({:.1} M energy+grad/s)", (b * 500) as f64 / mc_med / 1e3);
+    println!("  idem_step GMM-40 B=512 K=500 MLP99k {st_med:8.2} ms  {st_min:8.2} ms");
+    Ok(())
+}

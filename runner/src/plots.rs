@@ -1,0 +1,155 @@
+//! PNG plots of a run: samples over the reference with filled density contours (2-D targets),
+//! energy histograms of samples and reference, and the loss curve.
+
+use nsamp_core::eval::energies;
+use nsamp_core::train::StepRecord;
+use nsamp_core::Target;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+static FONT: Once = Once::new();
+
+fn ensure_font() {
+    FONT.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        );
+    });
+}
+
+type PlotResult = anyhow::Result<()>;
+
+fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("plot: {e}")
+}
+
+/// Writes samples.png (2-D targets), energy_hist.png.
+pub fn write_all(dir: &Path, target: &dyn Target, samples: &[f32], reference: &[f32]) -> PlotResult {
+    if target.dim() == 2 {
+        samples_2d(&dir.join("samples.png"), target, samples, reference)?;
+    }
+    energy_histogram(&dir.join("energy_hist.png"), target, samples, reference)
+}
+
+/// Samples (red) over the reference (grey) and filled contours of log p (bands of 2 nats).
+pub fn samples_2d(path: &Path, target: &dyn Target, samples: &[f32], reference: &[f32]) -> PlotResult {
+    ensure_font();
+    let ((x0, x1), (y0, y1)) = target.plot_bounds().unwrap_or_else(|| {
+        let lo = reference.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = reference.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        ((lo, hi), (lo, hi))
+    });
+    let root = BitMapBackend::new(path, (900, 900)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("samples (red) over reference (grey) and log-density bands", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+    let g = 180usize;
+    let (dx, dy) = ((x1 - x0) / g as f32, (y1 - y0) / g as f32);
+    let grid: Vec<f32> = (0..g * g)
+        .flat_map(|i| [x0 + (i % g) as f32 * dx + dx / 2.0, y0 + (i / g) as f32 * dy + dy / 2.0])
+        .collect();
+    let e = energies(target, &grid);
+    let emin = e.iter().copied().fold(f32::INFINITY, f32::min);
+    chart
+        .draw_series((0..g * g).filter_map(|i| {
+            let band = ((e[i] - emin) / 2.0).floor();
+            if !(0.0..12.0).contains(&band) {
+                return None;
+            }
+            let shade = 1.0 - 0.45 * (1.0 - band as f64 / 12.0);
+            let c = RGBColor((255.0 * shade) as u8, (255.0 * shade) as u8, 255);
+            let (cx, cy) = (x0 + (i % g) as f32 * dx, y0 + (i / g) as f32 * dy);
+            Some(Rectangle::new([(cx, cy), (cx + dx, cy + dy)], c.filled()))
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(reference.chunks_exact(2).map(|p| Circle::new((p[0], p[1]), 2, RGBColor(120, 120, 120).filled())))
+        .map_err(err)?;
+    chart
+        .draw_series(samples.chunks_exact(2).map(|p| Circle::new((p[0], p[1]), 2, RGBColor(220, 30, 30).filled())))
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Overlaid normalised histograms of E(x) for samples and reference.
+pub fn energy_histogram(path: &Path, target: &dyn Target, samples: &[f32], reference: &[f32]) -> PlotResult {
+    ensure_font();
+    let es = energies(target, samples);
+    let er = energies(target, reference);
+    let mut sorted: Vec<f32> = er.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f32::total_cmp);
+    anyhow::ensure!(!sorted.is_empty(), "no finite reference energies");
+    let lo = sorted[0];
+    let hi = sorted[(sorted.len() * 995 / 1000).min(sorted.len() - 1)];
+    let (lo, hi) = (lo - 0.05 * (hi - lo + 1.0), hi + 0.15 * (hi - lo + 1.0));
+    let bins = 60usize;
+    let w = (hi - lo) / bins as f32;
+    let hist = |v: &[f32]| {
+        let mut h = vec![0f32; bins];
+        for &x in v {
+            if x.is_finite() && x >= lo && x < hi {
+                h[((x - lo) / w) as usize] += 1.0;
+            }
+        }
+        let n = v.len().max(1) as f32;
+        h.iter_mut().for_each(|c| *c /= n * w);
+        h
+    };
+    let (hs, hr) = (hist(&es), hist(&er));
+    let top = hs.iter().chain(&hr).copied().fold(0f32, f32::max) * 1.1 + 1e-6;
+    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("energy histogram: samples (red) vs reference (black)", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(lo..hi, 0f32..top)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("E(x)").y_desc("density").draw().map_err(err)?;
+    let step = |h: &[f32]| -> Vec<(f32, f32)> {
+        h.iter()
+            .enumerate()
+            .flat_map(|(i, &c)| [(lo + i as f32 * w, c), (lo + (i + 1) as f32 * w, c)])
+            .collect()
+    };
+    chart.draw_series(LineSeries::new(step(&hr), BLACK.stroke_width(2))).map_err(err)?;
+    chart.draw_series(LineSeries::new(step(&hs), RED.stroke_width(2))).map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// The training loss per step (log scale when positive).
+pub fn loss_curve(path: &Path, history: &[StepRecord]) -> PlotResult {
+    ensure_font();
+    let pts: Vec<(f64, f64)> = history
+        .iter()
+        .filter(|r| r.loss.is_finite() && r.loss > 0.0)
+        .map(|r| (r.step as f64, r.loss))
+        .collect();
+    anyhow::ensure!(!pts.is_empty(), "no positive finite losses");
+    let (lo, hi) = pts.iter().fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let root = BitMapBackend::new(path, (900, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("training loss", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..pts.last().unwrap().0.max(1.0), (lo * 0.8..hi * 1.25).log_scale())
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("step").y_desc("loss").draw().map_err(err)?;
+    chart.draw_series(LineSeries::new(pts, BLUE.mix(0.6))).map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
