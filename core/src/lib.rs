@@ -18,6 +18,7 @@ pub mod params;
 pub mod recipe;
 pub mod registry;
 pub mod sampler;
+pub mod score_sampler;
 pub mod target;
 pub mod train;
 

@@ -9,10 +9,9 @@
 //! current network are pushed into a FIFO buffer of `buffer` rows.
 
 pub mod config;
-pub mod sampler;
 
 pub use config::{BufferInit, DemConfig, Lambda, Variant};
-pub use sampler::ScoreSdeSampler;
+pub use nsamp_core::score_sampler::ScoreSdeSampler;
 
 use nsamp_core::candle::{Device, Tensor};
 use nsamp_core::error::NsampError;

@@ -1,10 +1,11 @@
-//! Sampling with a learned score: the reverse SDE driven by s_theta.
+//! Sampling with a learned score: the reverse SDE driven by s_theta (DEM, IW-SM and any other
+//! score-based objective).
 
-use nsamp_core::candle::{Device, Tensor};
-use nsamp_core::numerics::rng::RngStreams;
-use nsamp_core::numerics::sde::ReverseSde;
-use nsamp_core::sampler::Progress;
-use nsamp_core::{Sampler, Samples, ScoreModel};
+use crate::model::ScoreModel;
+use crate::numerics::rng::RngStreams;
+use crate::numerics::sde::ReverseSde;
+use crate::sampler::{Progress, Sampler, Samples};
+use candle_core::{Device, Tensor};
 
 /// The reverse SDE driven by a score network, in chunks of `chunk` samples.
 pub struct ScoreSdeSampler<'a> {

@@ -1,0 +1,147 @@
+//! The `nsamp` binary end to end: listing, checking, bad input, a short run, sampling, and
+//! scoring external samples with `eval --json`.
+
+use nsamp as _; // link the built-in plugins into this test process too
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn nsamp(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nsamp"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nsamp-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const TINY: &str = r#"Recipe(
+    name: "tiny",
+    seed: 3,
+    threads: 2,
+    target: Gmm40(),
+    model: ScoreMlp(hidden: 32, blocks: 1, embedding: 16),
+    objective: Idem(mc_samples: 32, initial_buffer: 256, init: Prior, refill_every: 10, refill_samples: 100, sde_steps: 20),
+    train: (steps: 20, batch: 64, lr: 1e-3, grad_clip: 0.5, log_every: 10, checkpoint_every: 10),
+    eval: (samples: 200, metrics: [W1(), W2(), ETvd(), STvd(), ModeCoverage()]),
+)"#;
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn list_shows_every_builtin_plugin() {
+    let o = nsamp(&["list"], Path::new("."));
+    assert!(o.status.success());
+    let s = String::from_utf8_lossy(&o.stdout);
+    for name in [
+        "Gmm40", "Gmm80", "Gmm120", "Mog4", "Mog8", "Mixture", "ScoreMlp", "Idem", "Pdem", "W1", "W2",
+        "ETvd", "STvd", "ModeCoverage",
+    ] {
+        assert!(s.contains(name), "`nsamp list` lacks {name}:\n{s}");
+    }
+    assert!(s.contains("fields: sigma_min, sigma_max, mc_samples"));
+}
+
+fn expect_clean_failure(o: &Output, must_contain: &[&str]) {
+    let e = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {e}");
+    assert!(!e.contains("panicked"), "panicked: {e}");
+    for m in must_contain {
+        assert!(e.contains(m), "message lacks `{m}`: {e}");
+    }
+    assert_eq!(e.lines().filter(|l| l.starts_with("error")).count(), 1, "one message: {e}");
+}
+
+#[test]
+fn bad_input_gives_one_clear_message() {
+    let d = scratch("bad");
+    let write = |name: &str, text: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let typo = write("typo.ron", &TINY.replace("Gmm40()", "Gmm04()"));
+    expect_clean_failure(&nsamp(&["check", &typo], &d), &["typo.ron:5:", "unknown target `Gmm04`", "Gmm40"]);
+    let missing = write("missing.ron", &TINY.replace("steps: 20, ", ""));
+    expect_clean_failure(&nsamp(&["check", &missing], &d), &["missing.ron:", "steps"]);
+    let negative = write("negative.ron", &TINY.replace("(steps: 20", "(steps: -5"));
+    expect_clean_failure(&nsamp(&["run", &negative], &d), &["negative.ron:8:"]);
+    let field = write("field.ron", &TINY.replace("mc_samples: 32", "mc_sampels: 32"));
+    expect_clean_failure(&nsamp(&["check", &field], &d), &["mc_sampels", "mc_samples"]);
+    let good = write("good.ron", TINY);
+    expect_clean_failure(&nsamp(&["run", &good, "--out", "/nonexistent/dir/run"], &d), &["does not exist"]);
+    expect_clean_failure(&nsamp(&["run", "no-such-recipe.ron"], &d), &["cannot read recipe"]);
+    expect_clean_failure(&nsamp(&["check", &good, "--set", "train.stepz=3"], &d), &["stepz"]);
+    expect_clean_failure(&nsamp(&["check", &good, "--set", "train.lr=-1"], &d), &["lr"]);
+    let ok = nsamp(&["check", &good], &d);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn run_sample_and_eval_end_to_end() {
+    let d = scratch("run");
+    std::fs::write(d.join("tiny.ron"), TINY).unwrap();
+    let o = nsamp(&["run", "tiny.ron", "--out", "run1"], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = d.join("run1");
+    for f in [
+        "recipe.ron", "metrics.json", "metrics.ron", "samples.npy", "model.safetensors", "loss.csv",
+        "log.txt", "samples.png", "energy_hist.png", "loss.png",
+    ] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    // 20 steps x 64 rows x 32 MC samples of training energy evaluations.
+    assert_eq!(m["energy_evals"]["training"], 20 * 64 * 32);
+    assert!(m["exact_floor"]["W2"].as_f64().unwrap() > 0.0);
+    // The resolved recipe re-runs: `check` accepts it.
+    assert!(nsamp(&["check", "run1/recipe.ron"], &d).status.success());
+
+    let o = nsamp(&["sample", "run1", "-n", "50", "-o", "more.npy"], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = nsamp_core::io::read_npy(&d.join("more.npy")).unwrap();
+    assert_eq!((a.rows, a.cols), (50, 2));
+
+    // Score external samples (float64 file, as numpy writes by default): a run's own samples
+    // score exactly what the run reported.
+    let o = nsamp(&["eval", "run1", "--json"], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["metrics"]["W2"], m["metrics"]["W2"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn eval_scores_an_external_npy_against_the_recipe_reference() {
+    let d = scratch("eval");
+    std::fs::write(d.join("tiny.ron"), TINY).unwrap();
+    // Reference-like samples: the reference itself must score 0 against itself.
+    let out = nsamp(&["eval", "tiny.ron", "--json"], &d);
+    assert!(!out.status.success(), "eval of a recipe without --samples must fail");
+    let refset = {
+        use nsamp_core::registry::{families, Spec};
+        let t = Spec::<families::Target>::from_ron("Gmm40()").unwrap().config.build().unwrap();
+        let mut rng = nsamp_core::numerics::rng::RngStreams::new(0).stream("reference", 0);
+        t.exact_sample(200, &mut rng).unwrap()
+    };
+    nsamp_core::io::write_npy(&d.join("ref.npy"), &refset, 2).unwrap();
+    let o = nsamp(&["eval", "tiny.ron", "--samples", "ref.npy", "--json"], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["metrics"]["W2"].as_f64().unwrap(), 0.0);
+    assert_eq!(v["metrics"]["E-TVD"].as_f64().unwrap(), 0.0);
+    // Wrong width is a clear error.
+    nsamp_core::io::write_npy(&d.join("bad.npy"), &[0.0; 9], 3).unwrap();
+    let o = nsamp(&["eval", "tiny.ron", "--samples", "bad.npy"], &d);
+    expect_clean_failure(&o, &["3 values", "dimension is 2"]);
+    std::fs::remove_dir_all(&d).ok();
+}
