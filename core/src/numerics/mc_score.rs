@@ -71,6 +71,7 @@ struct Scratch {
     y: Vec<f32>,
     e: Vec<f32>,
     g: Vec<f32>,
+    acc: Vec<f64>,
 }
 
 impl McScore {
@@ -105,6 +106,7 @@ impl McScore {
                     y: vec![0.0; k * dim],
                     e: vec![0.0; k],
                     g: vec![0.0; k * dim],
+                    acc: vec![0.0; dim],
                 },
                 |sc, (chunk, (((xc, hc), sc_out), lp_out))| {
                     let mut rng = streams.stream("mc-score", (call << 24) | chunk as u64);
@@ -122,7 +124,7 @@ impl McScore {
                         }
                         target.energy_and_grad(&sc.y, &mut sc.e, &mut sc.g);
                         let out = &mut sc_out[r * dim..(r + 1) * dim];
-                        lp_out[r] = weighted_score(&mut sc.e, &sc.g, self.scale, out) - ln_k;
+                        lp_out[r] = weighted_score(&mut sc.e, &sc.g, self.scale, &mut sc.acc, out) - ln_k;
                         self.clip.apply(out);
                     }
                 },
@@ -131,35 +133,38 @@ impl McScore {
 }
 
 /// Given energies `e` (overwritten with weights) and gradients `g` of K samples, writes
-/// -scale * sum_k softmax(-e)_k g_k to `out` and returns LSE_k(-e_k). Non-finite energies get
-/// weight 0; if none is finite the score is NaN (the caller reports it).
-fn weighted_score(e: &mut [f32], g: &[f32], scale: f32, out: &mut [f32]) -> f32 {
+/// -scale * sum_k softmax(-e)_k g_k to `out` and returns LSE_k(-e_k). Sums are accumulated in f64
+/// (`acc`, length dim), so large K carries no f32 rounding bias. Non-finite energies get weight 0;
+/// if none is finite the score is NaN (the caller reports it).
+fn weighted_score(e: &mut [f32], g: &[f32], scale: f32, acc: &mut [f64], out: &mut [f32]) -> f32 {
     let dim = out.len();
     let mut m = f32::NEG_INFINITY;
     for v in e.iter_mut() {
         *v = if v.is_finite() { -*v } else { f32::NEG_INFINITY };
         m = m.max(*v);
     }
-    out.iter_mut().for_each(|o| *o = 0.0);
     if m == f32::NEG_INFINITY {
         out.iter_mut().for_each(|o| *o = f32::NAN);
         return f32::NEG_INFINITY;
     }
-    let mut s = 0f32;
+    let mut s = 0f64;
     for v in e.iter_mut() {
         *v = exp_f32(*v - m);
-        s += *v;
+        s += *v as f64;
     }
-    let f = -scale / s;
+    acc.iter_mut().for_each(|a| *a = 0.0);
     for (w, gk) in e.iter().zip(g.chunks_exact(dim)) {
         if *w > 0.0 {
-            for (o, &gv) in out.iter_mut().zip(gk) {
-                *o += w * gv;
+            for (a, &gv) in acc.iter_mut().zip(gk) {
+                *a += (*w * gv) as f64;
             }
         }
     }
-    out.iter_mut().for_each(|o| *o *= f);
-    m + s.ln()
+    let f = -(scale as f64) / s;
+    for (o, a) in out.iter_mut().zip(acc.iter()) {
+        *o = (a * f) as f32;
+    }
+    m + s.ln() as f32
 }
 
 /// Samples by integrating the reverse SDE driven by the Monte Carlo score itself (no network):

@@ -1,0 +1,99 @@
+//! Training behaviour: a short deterministic run's metrics are pinned (insta snapshot), and a
+//! target whose energy is not finite stops training with a diagnostic instead of NaN.
+
+use nsamp as _;
+use nsamp_core::{NsampError, Recipe, Target, TargetConfig};
+use serde::{Deserialize, Serialize};
+
+const SHORT: &str = r#"Recipe(
+    name: "snapshot-idem",
+    seed: 2024,
+    threads: 2,
+    target: Gmm40(),
+    model: ScoreMlp(hidden: 64, blocks: 2, embedding: 32),
+    objective: Idem(mc_samples: 64, initial_buffer: 512, init: McScoreSde(steps: 20), refill_every: 10, refill_samples: 200, sde_steps: 50),
+    train: (steps: 400, batch: 128, lr: 1e-3, grad_clip: 0.5, log_every: 100),
+    eval: (samples: 300, metrics: [W1(), W2(), ETvd(), STvd(), ModeCoverage()]),
+)"#;
+
+fn round(v: &serde_json::Value, digits: i32) -> serde_json::Value {
+    let f = 10f64.powi(digits);
+    match v {
+        serde_json::Value::Number(n) => serde_json::json!((n.as_f64().unwrap() * f).round() / f),
+        serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), round(v, digits))).collect(),
+        other => other.clone(),
+    }
+}
+
+/// Metrics of a 400-step iDEM run on GMM-40, rounded to 3 decimals (same machine, same seed:
+/// same numbers; the rounding absorbs nothing else).
+#[test]
+fn short_idem_run_metrics_snapshot() {
+    let dir = std::env::temp_dir().join(format!("nsamp-snap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let recipe = dir.with_extension("ron");
+    std::fs::write(&recipe, SHORT).unwrap();
+    let out = nsamp::commands::run(&recipe, Some(&dir), &[], None).unwrap();
+    let m = &out.report;
+    let pinned = serde_json::json!({
+        "metrics": round(&m["metrics"], 3),
+        "exact_floor": round(&m["exact_floor"], 3),
+        "energy_evals": m["energy_evals"],
+    });
+    insta::assert_json_snapshot!("short_idem_run", pinned);
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&recipe).ok();
+}
+
+/// A target whose energy is NaN far from the origin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Broken {}
+struct BrokenTarget;
+impl Target for BrokenTarget {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn energy(&self, _x: &[f32], e: &mut [f32]) {
+        e.iter_mut().for_each(|v| *v = f32::NAN);
+    }
+    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) {
+        self.energy(x, e);
+        g.iter_mut().for_each(|v| *v = f32::NAN);
+    }
+}
+impl TargetConfig for Broken {
+    fn build(&self) -> anyhow::Result<Box<dyn Target>> {
+        Ok(Box::new(BrokenTarget))
+    }
+}
+nsamp_core::register!(Target, "TestBroken", Broken, "test only: NaN energies", "TestBroken()");
+
+#[test]
+fn non_finite_energies_stop_training_with_a_diagnostic() {
+    let text = SHORT
+        .replace("Gmm40()", "TestBroken()")
+        .replace("init: McScoreSde(steps: 20)", "init: Prior")
+        .replace("STvd(), ModeCoverage()", "STvd()");
+    let r = Recipe::parse(&text, "broken").unwrap();
+    let mut asm = nsamp::Assembled::new(r).unwrap();
+    let cx = nsamp_core::Context {
+        target: &asm.target,
+        model: asm.model.as_deref(),
+        streams: &asm.streams,
+        device: &asm.device,
+        batch: asm.recipe.train.batch,
+    };
+    asm.objective.init(&cx).unwrap();
+    struct Quiet;
+    impl nsamp_core::train::TrainObserver for Quiet {
+        fn on_step(&mut self, _: &nsamp_core::train::StepRecord) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+    let err = nsamp_core::train::train(asm.objective.as_mut(), asm.varmap.as_ref(), &cx, &asm.recipe.train, &mut Quiet)
+        .unwrap_err();
+    match err.downcast_ref::<NsampError>() {
+        Some(NsampError::NonFinite { step: 0, what, .. }) => assert!(what.contains("target score")),
+        _ => panic!("expected a NonFinite diagnostic, got: {err:#}"),
+    }
+}
