@@ -66,7 +66,9 @@ impl EvalSettings {
             .iter()
             .map(|m| {
                 let built = m.config.build()?;
-                built.check(target).with_context(|| format!("metric `{}`", m.name))?;
+                built
+                    .check(target)
+                    .with_context(|| format!("metric `{}`", m.name))?;
                 Ok(built)
             })
             .collect()
@@ -84,7 +86,10 @@ impl EvalSettings {
                 })?;
                 Ok((
                     x,
-                    format!("{} exact samples, reference_seed {}", self.samples, self.reference_seed),
+                    format!(
+                        "{} exact samples, reference_seed {}",
+                        self.samples, self.reference_seed
+                    ),
                 ))
             }
             Reference::File(p) => {
@@ -146,7 +151,14 @@ pub fn score(
         }
     }
     let finite = se.iter().filter(|e| e.is_finite()).count();
-    out.insert("mean_energy".into(), se.iter().filter(|e| e.is_finite()).map(|&e| e as f64).sum::<f64>() / finite.max(1) as f64);
+    out.insert(
+        "mean_energy".into(),
+        se.iter()
+            .filter(|e| e.is_finite())
+            .map(|&e| e as f64)
+            .sum::<f64>()
+            / finite.max(1) as f64,
+    );
     Ok(out)
 }
 
@@ -173,7 +185,10 @@ pub fn evaluate(
     floor_streams: &RngStreams,
 ) -> anyhow::Result<Evaluation> {
     let dim = target.dim();
-    anyhow::ensure!(samples.len() % dim == 0 && !samples.is_empty(), "no samples to evaluate");
+    anyhow::ensure!(
+        samples.len().is_multiple_of(dim) && !samples.is_empty(),
+        "no samples to evaluate"
+    );
     let metrics = settings.build_metrics(target)?;
     let (reference, described) = settings.reference_set(target)?;
     let n = samples.len() / dim;

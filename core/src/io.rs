@@ -19,7 +19,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// A temporary sibling path for `path` (same directory, so rename is atomic).
 pub fn tmp_sibling(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|s| s.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -50,7 +53,10 @@ pub fn read_npy(path: &Path) -> anyhow::Result<Array2> {
         ),
     };
     if file.order() != npyz::Order::C && cols > 1 {
-        bail!("{}: Fortran-ordered arrays are not supported; save with numpy.ascontiguousarray", path.display());
+        bail!(
+            "{}: Fortran-ordered arrays are not supported; save with numpy.ascontiguousarray",
+            path.display()
+        );
     }
     let data: Vec<f32> = match file.try_data::<f32>() {
         Ok(r) => r.into_iter().collect::<std::io::Result<_>>()?,
@@ -67,7 +73,11 @@ pub fn read_npy(path: &Path) -> anyhow::Result<Array2> {
         },
     };
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        bail!("{}: non-finite value at row {}", path.display(), i / cols.max(1));
+        bail!(
+            "{}: non-finite value at row {}",
+            path.display(),
+            i / cols.max(1)
+        );
     }
     Ok(Array2 { data, rows, cols })
 }
@@ -75,7 +85,7 @@ pub fn read_npy(path: &Path) -> anyhow::Result<Array2> {
 /// Writes `data` (rows x cols, row-major) as a float32 `.npy` file, atomically.
 pub fn write_npy(path: &Path, data: &[f32], cols: usize) -> anyhow::Result<()> {
     use npyz::WriterBuilder;
-    assert!(cols > 0 && data.len() % cols == 0);
+    assert!(cols > 0 && data.len().is_multiple_of(cols));
     let mut buf = Vec::new();
     {
         let mut w = npyz::WriteOptions::new()

@@ -8,10 +8,10 @@
 pub mod corrector;
 pub mod error;
 pub mod eval;
+pub mod io;
 pub mod metric;
 pub mod metrics;
 pub mod model;
-pub mod io;
 pub mod numerics;
 pub mod objective;
 pub mod params;
@@ -29,7 +29,7 @@ pub use model::{Model, ModelConfig, ModelShape, ScoreModel};
 pub use objective::{Context, Objective, ObjectiveConfig, StepLoss};
 pub use recipe::Recipe;
 pub use registry::Spec;
-pub use sampler::{Samples, Sampler};
+pub use sampler::{Sampler, Samples};
 pub use target::{CountedTarget, Particles, Target, TargetConfig};
 
 // Re-exported so that plugin crates and `register!` need no direct dependency on them.

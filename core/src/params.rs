@@ -16,8 +16,9 @@ struct Seeded {
 }
 
 fn name_index(name: &str) -> u64 {
-    name.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Seeded {
@@ -67,7 +68,11 @@ impl SimpleBackend for Seeded {
         if let Some(v) = data.get(name) {
             let t = v.as_tensor();
             if t.shape() != &s {
-                candle_core::bail!("parameter {name}: shape {:?} exists, {:?} requested", t.shape(), s);
+                candle_core::bail!(
+                    "parameter {name}: shape {:?} exists, {:?} requested",
+                    t.shape(),
+                    s
+                );
             }
             return Ok(t.clone());
         }

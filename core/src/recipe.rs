@@ -133,7 +133,11 @@ impl Recipe {
     }
 }
 
-fn set_path(tree: &mut serde_json::Value, path: &str, value: serde_json::Value) -> anyhow::Result<()> {
+fn set_path(
+    tree: &mut serde_json::Value,
+    path: &str,
+    value: serde_json::Value,
+) -> anyhow::Result<()> {
     let mut node = tree;
     let segs: Vec<&str> = path.split('.').collect();
     for (i, seg) in segs.iter().enumerate() {

@@ -32,26 +32,34 @@ pub struct Entry<F: Family> {
     /// A commented RON example of the full config (every field, with its default), as it stands in a recipe.
     pub example: &'static str,
     /// Deserialises the component's config from the variant's content.
-    pub deserialize:
-        fn(&mut dyn erased_serde::Deserializer) -> Result<Box<F::Config>, erased_serde::Error>,
+    pub deserialize: DeserializeFn<F>,
 }
+
+/// A component's config parser, as registered.
+pub type DeserializeFn<F> = fn(
+    &mut dyn erased_serde::Deserializer,
+) -> Result<Box<<F as Family>::Config>, erased_serde::Error>;
 
 /// Looks a component up by name, or fails with the list of registered names of its family.
 pub fn find<F: Family>(name: &str) -> Result<&'static Entry<F>, NsampError> {
     let entries = F::entries();
-    entries.iter().copied().find(|e| e.name == name).ok_or_else(|| {
-        let mut known: Vec<&str> = entries.iter().map(|e| e.name).collect();
-        known.sort_unstable();
-        NsampError::UnknownComponent {
-            kind: F::KIND,
-            name: name.to_string(),
-            known: if known.is_empty() {
-                "(none linked)".into()
-            } else {
-                known.join(", ")
-            },
-        }
-    })
+    entries
+        .iter()
+        .copied()
+        .find(|e| e.name == name)
+        .ok_or_else(|| {
+            let mut known: Vec<&str> = entries.iter().map(|e| e.name).collect();
+            known.sort_unstable();
+            NsampError::UnknownComponent {
+                kind: F::KIND,
+                name: name.to_string(),
+                known: if known.is_empty() {
+                    "(none linked)".into()
+                } else {
+                    known.join(", ")
+                },
+            }
+        })
 }
 
 /// Registered names of a family, sorted.
@@ -119,7 +127,12 @@ impl<'de, F: Family> Visitor<'de> for SpecVisitor<F> {
     type Value = Spec<F>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a {} such as `Name(...)`; one of: {}", F::KIND, names::<F>().join(", "))
+        write!(
+            f,
+            "a {} such as `Name(...)`; one of: {}",
+            F::KIND,
+            names::<F>().join(", ")
+        )
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {

@@ -18,8 +18,15 @@ pub struct Samples {
 impl Samples {
     /// Samples without a density.
     pub fn new(x: Vec<f32>, dim: usize) -> Self {
-        assert!(dim > 0 && x.len() % dim == 0, "sample buffer is not n x dim");
-        Samples { x, dim, log_q: None }
+        assert!(
+            dim > 0 && x.len().is_multiple_of(dim),
+            "sample buffer is not n x dim"
+        );
+        Samples {
+            x,
+            dim,
+            log_q: None,
+        }
     }
     /// Number of samples.
     pub fn n(&self) -> usize {

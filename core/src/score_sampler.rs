@@ -26,7 +26,12 @@ pub struct ScoreSdeSampler<'a> {
 }
 
 impl Sampler for ScoreSdeSampler<'_> {
-    fn sample(&mut self, n: usize, streams: &RngStreams, progress: Progress<'_>) -> anyhow::Result<Samples> {
+    fn sample(
+        &mut self,
+        n: usize,
+        streams: &RngStreams,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Samples> {
         let d = self.dim;
         let mut out = Vec::with_capacity(n * d);
         let chunks = n.div_ceil(self.chunk);
@@ -37,12 +42,19 @@ impl Sampler for ScoreSdeSampler<'_> {
             let mut score = |t: f64, xs: &[f32], o: &mut [f32]| -> anyhow::Result<()> {
                 let tt = Tensor::full(t as f32, m, self.device)?;
                 let xx = Tensor::from_slice(xs, (m, d), self.device)?;
-                let s = self.score.score(&tt, &xx)?.flatten_all()?.to_vec1::<f32>()?;
+                let s = self
+                    .score
+                    .score(&tt, &xx)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?;
                 o.copy_from_slice(&s);
                 Ok(())
             };
             let done = (c * self.sde.steps) as u64;
-            self.sde.integrate(&mut x, d, streams, c as u64, &mut score, &mut |i, _| progress(done + i, total))?;
+            self.sde
+                .integrate(&mut x, d, streams, c as u64, &mut score, &mut |i, _| {
+                    progress(done + i, total)
+                })?;
             out.extend_from_slice(&x);
         }
         if !self.normalised {

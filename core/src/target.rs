@@ -42,9 +42,10 @@ impl MixtureView {
             let mut best = (f32::NEG_INFINITY, 0);
             for c in 0..self.len() {
                 let mut l = self.weights[c].ln();
-                for k in 0..dim {
-                    let s = self.stds[c * dim + k];
-                    let z = (row[k] - self.means[c * dim + k]) / s;
+                let stds = &self.stds[c * dim..(c + 1) * dim];
+                let means = &self.means[c * dim..(c + 1) * dim];
+                for ((&x, &m), &s) in row.iter().zip(means).zip(stds) {
+                    let z = (x - m) / s;
                     l -= 0.5 * z * z + s.ln();
                 }
                 if l > best.0 {

@@ -105,7 +105,10 @@ pub fn train(
     let (mut last_loss, mut last_norm) = (f64::NAN, f64::NAN);
     for step in 0..settings.steps {
         let out = objective.loss(step, cx)?;
-        let loss = out.loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        let loss = out
+            .loss
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?;
         let non_finite = |what: &'static str, hint: &str| NsampError::NonFinite {
             step,
             what,
@@ -126,7 +129,11 @@ pub fn train(
             let mut sq = 0f64;
             for v in vars.iter() {
                 if let Some(g) = grads.get(v) {
-                    sq += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+                    sq += g
+                        .sqr()?
+                        .sum_all()?
+                        .to_dtype(candle_core::DType::F64)?
+                        .to_scalar::<f64>()?;
                 }
             }
             grad_norm = sq.sqrt();

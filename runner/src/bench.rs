@@ -37,7 +37,9 @@ pub fn run(iters: usize) -> anyhow::Result<()> {
     let mut rng = streams.stream("bench", 0);
     let x0 = target.inner().exact_sample(b, &mut rng).unwrap();
     let x: Vec<f32> = x0.iter().map(|v| v / 50.0).collect();
-    let h: Vec<f32> = (0..b).map(|i| sched.h((i as f64 + 0.5) / b as f64) as f32).collect();
+    let h: Vec<f32> = (0..b)
+        .map(|i| sched.h((i as f64 + 0.5) / b as f64) as f32)
+        .collect();
     let mc = McScore {
         k: 500,
         scale: 50.0,

@@ -27,7 +27,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             print!("{}", list_text(full));
             Ok(())
         }
-        Command::Sample { run_dir, n, out, seed } => sample(&run_dir, n, out, seed, cli.threads),
+        Command::Sample {
+            run_dir,
+            n,
+            out,
+            seed,
+        } => sample(&run_dir, n, out, seed, cli.threads),
         Command::Eval {
             source,
             samples,
@@ -56,7 +61,9 @@ fn load_recipe(path: &Path, sets: &[String]) -> anyhow::Result<Recipe> {
 }
 
 fn setup_threads(flag: Option<usize>, recipe: &Recipe) -> anyhow::Result<usize> {
-    let n = flag.or(recipe.threads).unwrap_or_else(threads::default_threads);
+    let n = flag
+        .or(recipe.threads)
+        .unwrap_or_else(threads::default_threads);
     threads::configure(n)?;
     Ok(n)
 }
@@ -116,7 +123,11 @@ pub fn list_text(full: bool) -> String {
             s.push_str(&format!(
                 "  {:<14} fields: {}\n",
                 "",
-                if f.is_empty() { "(none)".into() } else { f.join(", ") }
+                if f.is_empty() {
+                    "(none)".into()
+                } else {
+                    f.join(", ")
+                }
             ));
         }
     }
@@ -136,7 +147,10 @@ pub fn schema_markdown() -> String {
             s.push_str(&format!("\n## {}s\n", l.kind));
             last = l.kind;
         }
-        s.push_str(&format!("\n### `{}`\n\n{}.\n\n```ron\n{}\n```\n", l.name, l.doc, l.example));
+        s.push_str(&format!(
+            "\n### `{}`\n\n{}.\n\n```ron\n{}\n```\n",
+            l.name, l.doc, l.example
+        ));
     }
     s
 }
@@ -178,7 +192,10 @@ impl Watch<'_> {
             vm.save(&tmp)?;
             std::fs::rename(&tmp, &path)?;
         }
-        write_atomic(&self.dir.join("loss.csv"), loss_csv(&self.history).as_bytes())
+        write_atomic(
+            &self.dir.join("loss.csv"),
+            loss_csv(&self.history).as_bytes(),
+        )
     }
 }
 
@@ -194,7 +211,10 @@ fn loss_csv(h: &[StepRecord]) -> String {
     }
     s.push('\n');
     for r in h {
-        s.push_str(&format!("{},{:.6e},{:.6e},{}", r.step, r.loss, r.grad_norm, r.energy_evals));
+        s.push_str(&format!(
+            "{},{:.6e},{:.6e},{}",
+            r.step, r.loss, r.grad_norm, r.energy_evals
+        ));
         for (_, v) in &r.diagnostics {
             s.push_str(&format!(",{v:.6e}"));
         }
@@ -209,7 +229,7 @@ impl TrainObserver for Watch<'_> {
         self.pb.set_message(format!("loss {:.3e}", r.loss));
         self.history.push(r.clone());
         let step = r.step + 1;
-        if step % self.settings.log_every == 0 || step == self.settings.steps {
+        if step.is_multiple_of(self.settings.log_every) || step == self.settings.steps {
             let line = format!(
                 "step {step}/{} loss {:.4e} grad_norm {:.3e} energy_evals {} elapsed {:.1}s",
                 self.settings.steps,
@@ -224,7 +244,7 @@ impl TrainObserver for Watch<'_> {
                 self.pb.println(&line);
             }
         }
-        if step % self.settings.checkpoint_every == 0 {
+        if step.is_multiple_of(self.settings.checkpoint_every) {
             self.save()?;
         }
         Ok(())
@@ -277,7 +297,10 @@ pub fn run(
     let train_evals = asm.target.evals();
     if let Err(e) = result {
         log.line(&format!("FAILED: {e:#}"), false);
-        bail!("{e:#}\n(run directory {} keeps the log, loss.csv and the last checkpoint)", dir.display());
+        bail!(
+            "{e:#}\n(run directory {} keeps the log, loss.csv and the last checkpoint)",
+            dir.display()
+        );
     }
 
     let t1 = Instant::now();
@@ -333,9 +356,15 @@ pub fn run(
             "n_reference": evaluation.n_reference,
         },
     });
-    write_atomic(&dir.join("metrics.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    write_atomic(
+        &dir.join("metrics.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
     let pretty = ron::ser::PrettyConfig::new();
-    write_atomic(&dir.join("metrics.ron"), ron::ser::to_string_pretty(&report, pretty)?.as_bytes())?;
+    write_atomic(
+        &dir.join("metrics.ron"),
+        ron::ser::to_string_pretty(&report, pretty)?.as_bytes(),
+    )?;
 
     let (reference, _) = r.eval.reference_set(asm.target.inner())?;
     plots::write_all(&dir, asm.target.inner(), &samples.x, &reference)
@@ -359,7 +388,12 @@ pub fn run(
     })
 }
 
-fn train_phase(asm: &mut Assembled, dir: &Path, log: &mut Log, started: Instant) -> anyhow::Result<()> {
+fn train_phase(
+    asm: &mut Assembled,
+    dir: &Path,
+    log: &mut Log,
+    started: Instant,
+) -> anyhow::Result<()> {
     let cx = Context {
         target: &asm.target,
         model: asm.model.as_deref(),
@@ -367,7 +401,10 @@ fn train_phase(asm: &mut Assembled, dir: &Path, log: &mut Log, started: Instant)
         device: &asm.device,
         batch: asm.recipe.train.batch,
     };
-    log.line("initialising the objective (e.g. the initial replay buffer)...", true);
+    log.line(
+        "initialising the objective (e.g. the initial replay buffer)...",
+        true,
+    );
     asm.objective.init(&cx)?;
     log.line(
         &format!(
@@ -392,21 +429,38 @@ fn train_phase(asm: &mut Assembled, dir: &Path, log: &mut Log, started: Instant)
         settings: &asm.recipe.train,
         started,
     };
-    let res = train::train(asm.objective.as_mut(), asm.varmap.as_ref(), &cx, &asm.recipe.train, &mut watch);
+    let res = train::train(
+        asm.objective.as_mut(),
+        asm.varmap.as_ref(),
+        &cx,
+        &asm.recipe.train,
+        &mut watch,
+    );
     watch.pb.finish_and_clear();
     watch.save()?;
     if !watch.history.is_empty() {
-        plots::loss_curve(&dir.join("loss.png"), &watch.history)
-            .unwrap_or_else(|e| watch.log.line(&format!("warning: loss plot not written: {e:#}"), true));
+        plots::loss_curve(&dir.join("loss.png"), &watch.history).unwrap_or_else(|e| {
+            watch
+                .log
+                .line(&format!("warning: loss plot not written: {e:#}"), true)
+        });
     }
     res
 }
 
-fn sample_phase(asm: &Assembled, n: usize, streams: &nsamp_core::numerics::rng::RngStreams) -> anyhow::Result<Samples> {
+fn sample_phase(
+    asm: &Assembled,
+    n: usize,
+    streams: &nsamp_core::numerics::rng::RngStreams,
+) -> anyhow::Result<Samples> {
     let mut sampler = asm
         .objective
         .sampler(asm.model.as_deref(), &asm.target, &asm.device)?;
-    let pb = if interactive() { progress_bar(1, "sampling") } else { ProgressBar::hidden() };
+    let pb = if interactive() {
+        progress_bar(1, "sampling")
+    } else {
+        ProgressBar::hidden()
+    };
     let s = sampler.sample(n, streams, &mut |done, total| {
         pb.set_length(total);
         pb.set_position(done);
@@ -425,7 +479,10 @@ pub fn metrics_table(e: &Evaluation) -> String {
         "metrics ({} samples vs {} reference: {}):\n",
         e.n_samples, e.n_reference, e.reference
     );
-    s.push_str(&format!("  {:<16} {:>12} {:>12}\n", "metric", "value", "exact floor"));
+    s.push_str(&format!(
+        "  {:<16} {:>12} {:>12}\n",
+        "metric", "value", "exact floor"
+    ));
     for (k, v) in &e.metrics {
         let floor = e
             .exact_floor
@@ -454,7 +511,13 @@ fn rebuild_from_run(run_dir: &Path) -> anyhow::Result<Assembled> {
 }
 
 /// `nsamp sample`.
-pub fn sample(run_dir: &Path, n: usize, out: Option<PathBuf>, seed: Option<u64>, threads_flag: Option<usize>) -> anyhow::Result<()> {
+pub fn sample(
+    run_dir: &Path,
+    n: usize,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    threads_flag: Option<usize>,
+) -> anyhow::Result<()> {
     anyhow::ensure!(n > 0, "-n must be at least 1");
     let recipe = Recipe::from_file(&run_dir.join("recipe.ron"))
         .with_context(|| format!("{} is not a run directory", run_dir.display()))?;

@@ -27,7 +27,12 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 }
 
 /// Writes samples.png (2-D targets), energy_hist.png.
-pub fn write_all(dir: &Path, target: &dyn Target, samples: &[f32], reference: &[f32]) -> PlotResult {
+pub fn write_all(
+    dir: &Path,
+    target: &dyn Target,
+    samples: &[f32],
+    reference: &[f32],
+) -> PlotResult {
     if target.dim() == 2 {
         samples_2d(&dir.join("samples.png"), target, samples, reference)?;
     }
@@ -35,7 +40,12 @@ pub fn write_all(dir: &Path, target: &dyn Target, samples: &[f32], reference: &[
 }
 
 /// Samples (red) over the reference (grey) and filled contours of log p (bands of 2 nats).
-pub fn samples_2d(path: &Path, target: &dyn Target, samples: &[f32], reference: &[f32]) -> PlotResult {
+pub fn samples_2d(
+    path: &Path,
+    target: &dyn Target,
+    samples: &[f32],
+    reference: &[f32],
+) -> PlotResult {
     ensure_font();
     let ((x0, x1), (y0, y1)) = target.plot_bounds().unwrap_or_else(|| {
         let lo = reference.iter().copied().fold(f32::INFINITY, f32::min);
@@ -45,7 +55,10 @@ pub fn samples_2d(path: &Path, target: &dyn Target, samples: &[f32], reference: 
     let root = BitMapBackend::new(path, (900, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("samples (red) over reference (grey) and log-density bands", ("sans-serif", 22))
+        .caption(
+            "samples (red) over reference (grey) and log-density bands",
+            ("sans-serif", 22),
+        )
         .margin(12)
         .x_label_area_size(35)
         .y_label_area_size(45)
@@ -55,7 +68,12 @@ pub fn samples_2d(path: &Path, target: &dyn Target, samples: &[f32], reference: 
     let g = 180usize;
     let (dx, dy) = ((x1 - x0) / g as f32, (y1 - y0) / g as f32);
     let grid: Vec<f32> = (0..g * g)
-        .flat_map(|i| [x0 + (i % g) as f32 * dx + dx / 2.0, y0 + (i / g) as f32 * dy + dy / 2.0])
+        .flat_map(|i| {
+            [
+                x0 + (i % g) as f32 * dx + dx / 2.0,
+                y0 + (i / g) as f32 * dy + dy / 2.0,
+            ]
+        })
         .collect();
     let e = energies(target, &grid);
     let emin = e.iter().copied().fold(f32::INFINITY, f32::min);
@@ -72,17 +90,30 @@ pub fn samples_2d(path: &Path, target: &dyn Target, samples: &[f32], reference: 
         }))
         .map_err(err)?;
     chart
-        .draw_series(reference.chunks_exact(2).map(|p| Circle::new((p[0], p[1]), 2, RGBColor(120, 120, 120).filled())))
+        .draw_series(
+            reference
+                .chunks_exact(2)
+                .map(|p| Circle::new((p[0], p[1]), 2, RGBColor(120, 120, 120).filled())),
+        )
         .map_err(err)?;
     chart
-        .draw_series(samples.chunks_exact(2).map(|p| Circle::new((p[0], p[1]), 2, RGBColor(220, 30, 30).filled())))
+        .draw_series(
+            samples
+                .chunks_exact(2)
+                .map(|p| Circle::new((p[0], p[1]), 2, RGBColor(220, 30, 30).filled())),
+        )
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }
 
 /// Overlaid normalised histograms of E(x) for samples and reference.
-pub fn energy_histogram(path: &Path, target: &dyn Target, samples: &[f32], reference: &[f32]) -> PlotResult {
+pub fn energy_histogram(
+    path: &Path,
+    target: &dyn Target,
+    samples: &[f32],
+    reference: &[f32],
+) -> PlotResult {
     ensure_font();
     let es = energies(target, samples);
     let er = energies(target, reference);
@@ -110,21 +141,33 @@ pub fn energy_histogram(path: &Path, target: &dyn Target, samples: &[f32], refer
     let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("energy histogram: samples (red) vs reference (black)", ("sans-serif", 22))
+        .caption(
+            "energy histogram: samples (red) vs reference (black)",
+            ("sans-serif", 22),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(55)
         .build_cartesian_2d(lo..hi, 0f32..top)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("E(x)").y_desc("density").draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("E(x)")
+        .y_desc("density")
+        .draw()
+        .map_err(err)?;
     let step = |h: &[f32]| -> Vec<(f32, f32)> {
         h.iter()
             .enumerate()
             .flat_map(|(i, &c)| [(lo + i as f32 * w, c), (lo + (i + 1) as f32 * w, c)])
             .collect()
     };
-    chart.draw_series(LineSeries::new(step(&hr), BLACK.stroke_width(2))).map_err(err)?;
-    chart.draw_series(LineSeries::new(step(&hs), RED.stroke_width(2))).map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(step(&hr), BLACK.stroke_width(2)))
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(step(&hs), RED.stroke_width(2)))
+        .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -138,7 +181,9 @@ pub fn loss_curve(path: &Path, history: &[StepRecord]) -> PlotResult {
         .map(|r| (r.step as f64, r.loss))
         .collect();
     anyhow::ensure!(!pts.is_empty(), "no positive finite losses");
-    let (lo, hi) = pts.iter().fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let root = BitMapBackend::new(path, (900, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -146,10 +191,20 @@ pub fn loss_curve(path: &Path, history: &[StepRecord]) -> PlotResult {
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..pts.last().unwrap().0.max(1.0), (lo * 0.8..hi * 1.25).log_scale())
+        .build_cartesian_2d(
+            0f64..pts.last().unwrap().0.max(1.0),
+            (lo * 0.8..hi * 1.25).log_scale(),
+        )
         .map_err(err)?;
-    chart.configure_mesh().x_desc("step").y_desc("loss").draw().map_err(err)?;
-    chart.draw_series(LineSeries::new(pts, BLUE.mix(0.6))).map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("loss")
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(pts, BLUE.mix(0.6)))
+        .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }

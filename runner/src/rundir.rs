@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
     match out {
         Some(p) => {
-            let parent = p.parent().filter(|q| !q.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let parent = p
+                .parent()
+                .filter(|q| !q.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             if !parent.is_dir() {
                 bail!(
                     "output path {}: parent directory {} does not exist",
@@ -21,7 +24,10 @@ pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
                     bail!("output path {} exists and is not a directory", p.display());
                 }
                 if std::fs::read_dir(p)?.next().is_some() {
-                    bail!("output directory {} is not empty; choose another --out", p.display());
+                    bail!(
+                        "output directory {} is not empty; choose another --out",
+                        p.display()
+                    );
                 }
             } else {
                 std::fs::create_dir(p).with_context(|| format!("cannot create {}", p.display()))?;
@@ -31,7 +37,13 @@ pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
         None => {
             let safe: String = name
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             std::fs::create_dir_all("runs").context("cannot create runs/")?;
             let mut p = PathBuf::from("runs").join(&safe);

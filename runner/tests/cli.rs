@@ -41,8 +41,20 @@ fn list_shows_every_builtin_plugin() {
     assert!(o.status.success());
     let s = String::from_utf8_lossy(&o.stdout);
     for name in [
-        "Gmm40", "Gmm80", "Gmm120", "Mog4", "Mog8", "Mixture", "ScoreMlp", "Idem", "Pdem", "W1", "W2",
-        "ETvd", "STvd", "ModeCoverage",
+        "Gmm40",
+        "Gmm80",
+        "Gmm120",
+        "Mog4",
+        "Mog8",
+        "Mixture",
+        "ScoreMlp",
+        "Idem",
+        "Pdem",
+        "W1",
+        "W2",
+        "ETvd",
+        "STvd",
+        "ModeCoverage",
     ] {
         assert!(s.contains(name), "`nsamp list` lacks {name}:\n{s}");
     }
@@ -56,7 +68,11 @@ fn expect_clean_failure(o: &Output, must_contain: &[&str]) {
     for m in must_contain {
         assert!(e.contains(m), "message lacks `{m}`: {e}");
     }
-    assert_eq!(e.lines().filter(|l| l.starts_with("error")).count(), 1, "one message: {e}");
+    assert_eq!(
+        e.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "one message: {e}"
+    );
 }
 
 #[test]
@@ -68,18 +84,39 @@ fn bad_input_gives_one_clear_message() {
         p.display().to_string()
     };
     let typo = write("typo.ron", &TINY.replace("Gmm40()", "Gmm04()"));
-    expect_clean_failure(&nsamp(&["check", &typo], &d), &["typo.ron:5:", "unknown target `Gmm04`", "Gmm40"]);
+    expect_clean_failure(
+        &nsamp(&["check", &typo], &d),
+        &["typo.ron:5:", "unknown target `Gmm04`", "Gmm40"],
+    );
     let missing = write("missing.ron", &TINY.replace("steps: 20, ", ""));
     expect_clean_failure(&nsamp(&["check", &missing], &d), &["missing.ron:", "steps"]);
     let negative = write("negative.ron", &TINY.replace("(steps: 20", "(steps: -5"));
     expect_clean_failure(&nsamp(&["run", &negative], &d), &["negative.ron:8:"]);
-    let field = write("field.ron", &TINY.replace("mc_samples: 32", "mc_sampels: 32"));
-    expect_clean_failure(&nsamp(&["check", &field], &d), &["mc_sampels", "mc_samples"]);
+    let field = write(
+        "field.ron",
+        &TINY.replace("mc_samples: 32", "mc_sampels: 32"),
+    );
+    expect_clean_failure(
+        &nsamp(&["check", &field], &d),
+        &["mc_sampels", "mc_samples"],
+    );
     let good = write("good.ron", TINY);
-    expect_clean_failure(&nsamp(&["run", &good, "--out", "/nonexistent/dir/run"], &d), &["does not exist"]);
-    expect_clean_failure(&nsamp(&["run", "no-such-recipe.ron"], &d), &["cannot read recipe"]);
-    expect_clean_failure(&nsamp(&["check", &good, "--set", "train.stepz=3"], &d), &["stepz"]);
-    expect_clean_failure(&nsamp(&["check", &good, "--set", "train.lr=-1"], &d), &["lr"]);
+    expect_clean_failure(
+        &nsamp(&["run", &good, "--out", "/nonexistent/dir/run"], &d),
+        &["does not exist"],
+    );
+    expect_clean_failure(
+        &nsamp(&["run", "no-such-recipe.ron"], &d),
+        &["cannot read recipe"],
+    );
+    expect_clean_failure(
+        &nsamp(&["check", &good, "--set", "train.stepz=3"], &d),
+        &["stepz"],
+    );
+    expect_clean_failure(
+        &nsamp(&["check", &good, "--set", "train.lr=-1"], &d),
+        &["lr"],
+    );
     let ok = nsamp(&["check", &good], &d);
     assert!(ok.status.success(), "{}", stderr(&ok));
     std::fs::remove_dir_all(&d).ok();
@@ -93,8 +130,16 @@ fn run_sample_and_eval_end_to_end() {
     assert!(o.status.success(), "{}", stderr(&o));
     let run = d.join("run1");
     for f in [
-        "recipe.ron", "metrics.json", "metrics.ron", "samples.npy", "model.safetensors", "loss.csv",
-        "log.txt", "samples.png", "energy_hist.png", "loss.png",
+        "recipe.ron",
+        "metrics.json",
+        "metrics.ron",
+        "samples.npy",
+        "model.safetensors",
+        "loss.csv",
+        "log.txt",
+        "samples.png",
+        "energy_hist.png",
+        "loss.png",
     ] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
@@ -126,10 +171,17 @@ fn eval_scores_an_external_npy_against_the_recipe_reference() {
     std::fs::write(d.join("tiny.ron"), TINY).unwrap();
     // Reference-like samples: the reference itself must score 0 against itself.
     let out = nsamp(&["eval", "tiny.ron", "--json"], &d);
-    assert!(!out.status.success(), "eval of a recipe without --samples must fail");
+    assert!(
+        !out.status.success(),
+        "eval of a recipe without --samples must fail"
+    );
     let refset = {
         use nsamp_core::registry::{families, Spec};
-        let t = Spec::<families::Target>::from_ron("Gmm40()").unwrap().config.build().unwrap();
+        let t = Spec::<families::Target>::from_ron("Gmm40()")
+            .unwrap()
+            .config
+            .build()
+            .unwrap();
         let mut rng = nsamp_core::numerics::rng::RngStreams::new(0).stream("reference", 0);
         t.exact_sample(200, &mut rng).unwrap()
     };

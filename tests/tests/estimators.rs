@@ -37,10 +37,18 @@ impl Target for Gauss {
 /// and log p_hat to log N(x; mu, (v + h) I) + log Z with Z = 2 pi v (the energy is unnormalised).
 #[test]
 fn mc_score_of_a_gaussian_matches_the_closed_form() {
-    let g = Gauss { mu: [1.0, -2.0], v: 0.5 };
+    let g = Gauss {
+        mu: [1.0, -2.0],
+        v: 0.5,
+    };
     let target = CountedTarget::new(Box::new(Gauss { ..g }));
     let k = 200_000;
-    let mc = McScore { k, scale: 1.0, clip: ScoreClip::None, com_free: None };
+    let mc = McScore {
+        k,
+        scale: 1.0,
+        clip: ScoreClip::None,
+        com_free: None,
+    };
     let xs = [0.3f32, 0.4, 2.5, -1.0, -1.0, -3.5, 1.0, -2.0];
     for &h in &[1e-4f32, 0.05, 0.5, 2.0] {
         let hv = [h; 4];
@@ -52,7 +60,11 @@ fn mc_score_of_a_gaussian_matches_the_closed_form() {
                 let want = -(xs[2 * i + d] - g.mu[d]) / (g.v + h);
                 // Self-normalised estimator, K = 200k: at h = 0.5 the ESS is about 5% of K, so the MC error (~0.8%) is well below 2%.
                 let tol = 0.02 * (1.0 + want.abs());
-                assert!((s[2 * i + d] - want).abs() < tol, "h={h} row {i} dim {d}: {} vs {want}", s[2 * i + d]);
+                assert!(
+                    (s[2 * i + d] - want).abs() < tol,
+                    "h={h} row {i} dim {d}: {} vs {want}",
+                    s[2 * i + d]
+                );
             }
             let r2 = (xs[2 * i] - g.mu[0]).powi(2) + (xs[2 * i + 1] - g.mu[1]).powi(2);
             let log_conv = -r2 / (2.0 * (g.v + h)) - (2.0 * std::f32::consts::PI * (g.v + h)).ln();
@@ -64,7 +76,12 @@ fn mc_score_of_a_gaussian_matches_the_closed_form() {
                 * (r2 as f64 / (v + hh) - r2 as f64 / (2.0 * (v / 2.0 + hh))).exp();
             let se = ((ratio - 1.0) / k as f64).sqrt();
             let err = (lp[i] - (log_conv + log_z)).abs() as f64;
-            assert!(err < 5.0 * se + 1e-4, "h={h} row {i}: log p_hat {} vs {} ({err:.4} > 5 x {se:.4})", lp[i], log_conv + log_z);
+            assert!(
+                err < 5.0 * se + 1e-4,
+                "h={h} row {i}: log p_hat {} vs {} ({err:.4} > 5 x {se:.4})",
+                lp[i],
+                log_conv + log_z
+            );
         }
     }
     assert_eq!(target.evals(), 4 * 4 * k as u64);
@@ -72,11 +89,27 @@ fn mc_score_of_a_gaussian_matches_the_closed_form() {
 
 #[test]
 fn score_clip_bounds_the_norm() {
-    let target = CountedTarget::new(Box::new(Gauss { mu: [100.0, 0.0], v: 0.01 }));
-    let mc = McScore { k: 64, scale: 1.0, clip: ScoreClip::Norm(70.0), com_free: None };
+    let target = CountedTarget::new(Box::new(Gauss {
+        mu: [100.0, 0.0],
+        v: 0.01,
+    }));
+    let mc = McScore {
+        k: 64,
+        scale: 1.0,
+        clip: ScoreClip::Norm(70.0),
+        com_free: None,
+    };
     let mut s = [0f32; 2];
     let mut lp = [0f32; 1];
-    mc.estimate(&target, &[0.0, 0.0], &[0.01], &RngStreams::new(1), 0, &mut s, &mut lp);
+    mc.estimate(
+        &target,
+        &[0.0, 0.0],
+        &[0.01],
+        &RngStreams::new(1),
+        0,
+        &mut s,
+        &mut lp,
+    );
     let n = (s[0] * s[0] + s[1] * s[1]).sqrt();
     assert!((n - 70.0).abs() < 1e-3, "norm {n}");
     assert!(s[0] > 0.0);
@@ -84,12 +117,28 @@ fn score_clip_bounds_the_norm() {
 
 #[test]
 fn mc_score_is_the_same_for_any_thread_count() {
-    let t = CountedTarget::new(Spec::<families::Target>::from_ron("Gmm40()").unwrap().config.build().unwrap());
-    let mc = McScore { k: 100, scale: 50.0, clip: ScoreClip::Norm(70.0), com_free: None };
-    let x: Vec<f32> = (0..200).map(|i| ((i * 37 % 100) as f32 / 50.0) - 1.0).collect();
+    let t = CountedTarget::new(
+        Spec::<families::Target>::from_ron("Gmm40()")
+            .unwrap()
+            .config
+            .build()
+            .unwrap(),
+    );
+    let mc = McScore {
+        k: 100,
+        scale: 50.0,
+        clip: ScoreClip::Norm(70.0),
+        com_free: None,
+    };
+    let x: Vec<f32> = (0..200)
+        .map(|i| ((i * 37 % 100) as f32 / 50.0) - 1.0)
+        .collect();
     let h = vec![0.05f32; 100];
     let run = |threads: usize| {
-        let pool = nsamp_core::rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = nsamp_core::rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let mut s = vec![0f32; 200];
             let mut lp = vec![0f32; 100];
@@ -108,11 +157,23 @@ fn score_mlp_has_the_papers_parameter_count_and_seeded_weights() {
         let m = Spec::<families::Model>::from_ron("ScoreMlp()")
             .unwrap()
             .config
-            .build(&ModelShape { dim: 2, particles: None }, vb)
+            .build(
+                &ModelShape {
+                    dim: 2,
+                    particles: None,
+                },
+                vb,
+            )
             .unwrap();
         let t = Tensor::new(&[0.1f32, 0.9], &Device::Cpu).unwrap();
         let x = Tensor::new(&[[0.1f32, -0.2], [0.5, 0.3]], &Device::Cpu).unwrap();
-        let out = m.as_score().unwrap().score(&t, &x).unwrap().to_vec2::<f32>().unwrap();
+        let out = m
+            .as_score()
+            .unwrap()
+            .score(&t, &x)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         (count_parameters(&vm), out)
     };
     let (n, a) = build(1);
@@ -120,4 +181,3 @@ fn score_mlp_has_the_papers_parameter_count_and_seeded_weights() {
     assert_eq!(build(1).1, a, "same seed, same initial network");
     assert_ne!(build(2).1, a, "another seed, another network");
 }
-

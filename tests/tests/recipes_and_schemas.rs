@@ -27,7 +27,10 @@ fn every_recipe_parses_and_assembles() {
             }
         }
     }
-    assert!(n >= 3, "expected the quickstart and GMM-40 recipes, found {n}");
+    assert!(
+        n >= 3,
+        "expected the quickstart and GMM-40 recipes, found {n}"
+    );
 }
 
 #[test]
@@ -35,17 +38,32 @@ fn every_registered_example_parses_and_documents_every_field() {
     for l in registry::list_all() {
         let fields = nsamp::commands::example_fields(l.example);
         let json = match l.kind {
-            "target" => serde_json::to_value(Spec::<families::Target>::from_ron(l.example).unwrap()),
+            "target" => {
+                serde_json::to_value(Spec::<families::Target>::from_ron(l.example).unwrap())
+            }
             "model" => serde_json::to_value(Spec::<families::Model>::from_ron(l.example).unwrap()),
-            "objective" => serde_json::to_value(Spec::<families::Objective>::from_ron(l.example).unwrap()),
-            "corrector" => serde_json::to_value(Spec::<families::Corrector>::from_ron(l.example).unwrap()),
-            "metric" => serde_json::to_value(Spec::<families::Metric>::from_ron(l.example).unwrap()),
+            "objective" => {
+                serde_json::to_value(Spec::<families::Objective>::from_ron(l.example).unwrap())
+            }
+            "corrector" => {
+                serde_json::to_value(Spec::<families::Corrector>::from_ron(l.example).unwrap())
+            }
+            "metric" => {
+                serde_json::to_value(Spec::<families::Metric>::from_ron(l.example).unwrap())
+            }
             k => panic!("unknown kind {k}"),
         }
         .unwrap();
-        let cfg = json[l.name].as_object().unwrap_or_else(|| panic!("{}: config is not a struct", l.name));
+        let cfg = json[l.name]
+            .as_object()
+            .unwrap_or_else(|| panic!("{}: config is not a struct", l.name));
         for key in cfg.keys() {
-            assert!(fields.contains(key), "{} `{}`: example does not document field `{key}`", l.kind, l.name);
+            assert!(
+                fields.contains(key),
+                "{} `{}`: example does not document field `{key}`",
+                l.kind,
+                l.name
+            );
         }
     }
 }
@@ -68,7 +86,11 @@ fn resolved_recipe_round_trips() {
     let again = Recipe::parse(&text, "resolved").unwrap();
     assert_eq!(again.to_ron().unwrap(), text);
     let o = r
-        .with_overrides(&["train.steps=7".into(), "objective.mc_samples=9".into(), "seed=5".into()])
+        .with_overrides(&[
+            "train.steps=7".into(),
+            "objective.mc_samples=9".into(),
+            "seed=5".into(),
+        ])
         .unwrap();
     assert_eq!((o.train.steps, o.seed), (7, 5));
     assert!(o.to_ron().unwrap().contains("mc_samples: 9"));

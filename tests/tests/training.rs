@@ -20,7 +20,10 @@ fn round(v: &serde_json::Value, digits: i32) -> serde_json::Value {
     let f = 10f64.powi(digits);
     match v {
         serde_json::Value::Number(n) => serde_json::json!((n.as_f64().unwrap() * f).round() / f),
-        serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), round(v, digits))).collect(),
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), round(v, digits)))
+            .collect(),
         other => other.clone(),
     }
 }
@@ -66,7 +69,13 @@ impl TargetConfig for Broken {
         Ok(Box::new(BrokenTarget))
     }
 }
-nsamp_core::register!(Target, "TestBroken", Broken, "test only: NaN energies", "TestBroken()");
+nsamp_core::register!(
+    Target,
+    "TestBroken",
+    Broken,
+    "test only: NaN energies",
+    "TestBroken()"
+);
 
 #[test]
 fn non_finite_energies_stop_training_with_a_diagnostic() {
@@ -90,8 +99,14 @@ fn non_finite_energies_stop_training_with_a_diagnostic() {
             Ok(())
         }
     }
-    let err = nsamp_core::train::train(asm.objective.as_mut(), asm.varmap.as_ref(), &cx, &asm.recipe.train, &mut Quiet)
-        .unwrap_err();
+    let err = nsamp_core::train::train(
+        asm.objective.as_mut(),
+        asm.varmap.as_ref(),
+        &cx,
+        &asm.recipe.train,
+        &mut Quiet,
+    )
+    .unwrap_err();
     match err.downcast_ref::<NsampError>() {
         Some(NsampError::NonFinite { step: 0, what, .. }) => assert!(what.contains("target score")),
         _ => panic!("expected a NonFinite diagnostic, got: {err:#}"),

@@ -23,7 +23,10 @@ pub struct Axis {
 
 impl Axis {
     /// The axis spanning the range of `reference` (widened by 0.5 each side if degenerate).
-    pub fn from_reference(reference: impl Iterator<Item = f32>, bins: usize) -> anyhow::Result<Self> {
+    pub fn from_reference(
+        reference: impl Iterator<Item = f32>,
+        bins: usize,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(bins > 0, "histogram needs at least one bin");
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in reference {

@@ -28,12 +28,18 @@ pub struct W2 {}
 
 impl Metric for W1 {
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        Ok(vec![("W1".into(), transport::wasserstein(i.samples, i.reference, i.dim, 1)?)])
+        Ok(vec![(
+            "W1".into(),
+            transport::wasserstein(i.samples, i.reference, i.dim, 1)?,
+        )])
     }
 }
 impl Metric for W2 {
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        Ok(vec![("W2".into(), transport::wasserstein(i.samples, i.reference, i.dim, 2)?)])
+        Ok(vec![(
+            "W2".into(),
+            transport::wasserstein(i.samples, i.reference, i.dim, 2)?,
+        )])
     }
 }
 
@@ -76,9 +82,15 @@ impl Metric for STvd {
         Ok(())
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        anyhow::ensure!(i.dim == 2, "STvd needs 2-D samples, got dimension {}", i.dim);
+        anyhow::ensure!(
+            i.dim == 2,
+            "STvd needs 2-D samples, got dimension {}",
+            i.dim
+        );
         let n_ref = i.reference.len() / 2;
-        let bins = self.bins.unwrap_or_else(|| histogram::default_bins_2d(n_ref));
+        let bins = self
+            .bins
+            .unwrap_or_else(|| histogram::default_bins_2d(n_ref));
         Ok(vec![(
             "S-TVD".into(),
             histogram::tvd_2d(i.samples, i.reference, bins)?,

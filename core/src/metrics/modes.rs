@@ -58,7 +58,9 @@ mod tests {
 
     #[test]
     fn one_mode_only() {
-        let s: Vec<f32> = (0..100).flat_map(|i| [10.0 + i as f32 * 0.01, 0.0]).collect();
+        let s: Vec<f32> = (0..100)
+            .flat_map(|i| [10.0 + i as f32 * 0.01, 0.0])
+            .collect();
         let c = mode_coverage(&four(), &s, None);
         assert_eq!(c.covered, 1);
         assert!((c.coverage - 0.25).abs() < 1e-12);
@@ -68,10 +70,12 @@ mod tests {
     #[test]
     fn balanced_samples_cover_all() {
         let m = four();
-        let s: Vec<f32> = (0..400).flat_map(|i| {
-            let c = i % 4;
-            [m.means[2 * c], m.means[2 * c + 1]]
-        }).collect();
+        let s: Vec<f32> = (0..400)
+            .flat_map(|i| {
+                let c = i % 4;
+                [m.means[2 * c], m.means[2 * c + 1]]
+            })
+            .collect();
         let c = mode_coverage(&m, &s, None);
         assert_eq!(c.covered, 4);
         assert!(c.occupancy_tvd.abs() < 1e-12);

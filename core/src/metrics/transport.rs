@@ -7,7 +7,10 @@
 pub fn wasserstein(a: &[f32], b: &[f32], dim: usize, p: u32) -> anyhow::Result<f64> {
     anyhow::ensure!(p == 1 || p == 2, "W_p supports p = 1 or 2");
     let n = (a.len() / dim).min(b.len() / dim);
-    anyhow::ensure!(n > 0, "W{p} needs at least one sample and one reference row");
+    anyhow::ensure!(
+        n > 0,
+        "W{p} needs at least one sample and one reference row"
+    );
     let mut cost = vec![0f64; n * n];
     for (i, ra) in a.chunks_exact(dim).take(n).enumerate() {
         for (j, rb) in b.chunks_exact(dim).take(n).enumerate() {

@@ -24,7 +24,7 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p.mul_add(r, 8.333_452e-3);
     p = p.mul_add(r, 4.166_579_6e-2);
     p = p.mul_add(r, 1.666_666_5e-1);
-    p = p.mul_add(r, 5.000_000_1e-1);
+    p = p.mul_add(r, 0.5);
     let er = p.mul_add(r2, r + 1.0);
     // 2^n from the bits of n + 127 + 2^23 (an `as i32` cast saturates and does not vectorise).
     let bits = ((n + EXP_BIAS_MAGIC).to_bits() & 0x007f_ffff) << 23;

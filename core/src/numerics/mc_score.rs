@@ -124,7 +124,8 @@ impl McScore {
                         }
                         target.energy_and_grad(&sc.y, &mut sc.e, &mut sc.g);
                         let out = &mut sc_out[r * dim..(r + 1) * dim];
-                        lp_out[r] = weighted_score(&mut sc.e, &sc.g, self.scale, &mut sc.acc, out) - ln_k;
+                        lp_out[r] =
+                            weighted_score(&mut sc.e, &sc.g, self.scale, &mut sc.acc, out) - ln_k;
                         self.clip.apply(out);
                     }
                 },
@@ -140,7 +141,11 @@ fn weighted_score(e: &mut [f32], g: &[f32], scale: f32, acc: &mut [f64], out: &m
     let dim = out.len();
     let mut m = f32::NEG_INFINITY;
     for v in e.iter_mut() {
-        *v = if v.is_finite() { -*v } else { f32::NEG_INFINITY };
+        *v = if v.is_finite() {
+            -*v
+        } else {
+            f32::NEG_INFINITY
+        };
         m = m.max(*v);
     }
     if m == f32::NEG_INFINITY {

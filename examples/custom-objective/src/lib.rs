@@ -29,7 +29,11 @@ pub struct ExactDsmConfig {
 
 impl Default for ExactDsmConfig {
     fn default() -> Self {
-        ExactDsmConfig { sigma_min: 1e-3, sigma_max: 1.0, sde_steps: 200 }
+        ExactDsmConfig {
+            sigma_min: 1e-3,
+            sigma_max: 1.0,
+            sde_steps: 200,
+        }
     }
 }
 
@@ -42,7 +46,13 @@ pub struct ExactDsm {
 impl ObjectiveConfig for ExactDsmConfig {
     fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Objective>> {
         anyhow::ensure!(
-            target.inner().exact_sample(1, &mut nsamp_core::numerics::rng::RngStreams::new(0).stream("probe", 0)).is_some(),
+            target
+                .inner()
+                .exact_sample(
+                    1,
+                    &mut nsamp_core::numerics::rng::RngStreams::new(0).stream("probe", 0)
+                )
+                .is_some(),
             "ExactDsm needs a target with an exact sampler"
         );
         Ok(Box::new(ExactDsm {
@@ -69,7 +79,10 @@ impl Objective for ExactDsm {
         let mut eps = vec![0f32; b * d];
         fill_normal(&mut rng, &mut eps);
         let t: Vec<f32> = (0..b).map(|_| rng.random::<f32>().max(1e-3)).collect();
-        let h: Vec<f32> = t.iter().map(|&t| self.sde.schedule.h(t as f64) as f32).collect();
+        let h: Vec<f32> = t
+            .iter()
+            .map(|&t| self.sde.schedule.h(t as f64) as f32)
+            .collect();
         let mut xt = vec![0f32; b * d];
         let mut target = vec![0f32; b * d];
         for i in 0..b * d {
@@ -77,17 +90,43 @@ impl Objective for ExactDsm {
             xt[i] = x0[i] / self.scale + sd * eps[i];
             target[i] = -eps[i] / sd;
         }
-        let score = cx.model.and_then(|m| m.as_score()).ok_or_else(|| anyhow::anyhow!("ExactDsm needs a score model"))?;
+        let score = cx
+            .model
+            .and_then(|m| m.as_score())
+            .ok_or_else(|| anyhow::anyhow!("ExactDsm needs a score model"))?;
         let dev = cx.device;
-        let pred = score.score(&Tensor::from_slice(&t, b, dev)?, &Tensor::from_slice(&xt, (b, d), dev)?)?;
-        let diff = (pred - Tensor::from_vec(target, (b, d), dev)?)?.sqr()?.mean(1)?;
+        let pred = score.score(
+            &Tensor::from_slice(&t, b, dev)?,
+            &Tensor::from_slice(&xt, (b, d), dev)?,
+        )?;
+        let diff = (pred - Tensor::from_vec(target, (b, d), dev)?)?
+            .sqr()?
+            .mean(1)?;
         let loss = (diff * Tensor::from_vec(h, b, dev)?)?.mean_all()?;
-        Ok(StepLoss { loss, diagnostics: vec![] })
+        Ok(StepLoss {
+            loss,
+            diagnostics: vec![],
+        })
     }
 
-    fn sampler<'a>(&'a self, model: Option<&'a dyn Model>, target: &'a CountedTarget, device: &'a Device) -> anyhow::Result<Box<dyn Sampler + 'a>> {
-        let score = model.and_then(|m| m.as_score()).ok_or_else(|| anyhow::anyhow!("ExactDsm needs a score model"))?;
-        Ok(Box::new(ScoreSdeSampler { score, sde: self.sde, scale: self.scale, dim: target.dim(), device, chunk: 1000, normalised: false }))
+    fn sampler<'a>(
+        &'a self,
+        model: Option<&'a dyn Model>,
+        target: &'a CountedTarget,
+        device: &'a Device,
+    ) -> anyhow::Result<Box<dyn Sampler + 'a>> {
+        let score = model
+            .and_then(|m| m.as_score())
+            .ok_or_else(|| anyhow::anyhow!("ExactDsm needs a score model"))?;
+        Ok(Box::new(ScoreSdeSampler {
+            score,
+            sde: self.sde,
+            scale: self.scale,
+            dim: target.dim(),
+            device,
+            chunk: 1000,
+            normalised: false,
+        }))
     }
 }
 

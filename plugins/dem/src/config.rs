@@ -109,8 +109,14 @@ impl DemConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
         GeometricSchedule::new(self.sigma_min, self.sigma_max)?;
         anyhow::ensure!(self.mc_samples > 0, "mc_samples must be at least 1");
-        anyhow::ensure!(self.buffer > 0 && self.initial_buffer > 0, "buffer sizes must be at least 1");
-        anyhow::ensure!(self.refill_every > 0 && self.refill_samples > 0, "refill_every and refill_samples must be at least 1");
+        anyhow::ensure!(
+            self.buffer > 0 && self.initial_buffer > 0,
+            "buffer sizes must be at least 1"
+        );
+        anyhow::ensure!(
+            self.refill_every > 0 && self.refill_samples > 0,
+            "refill_every and refill_samples must be at least 1"
+        );
         anyhow::ensure!(self.sde_steps > 0, "sde_steps must be at least 1");
         anyhow::ensure!(self.noise_scale >= 0.0, "noise_scale must be >= 0");
         if let BufferInit::McScoreSde { steps } = self.init {

@@ -81,7 +81,11 @@ impl Dem {
         &self.mc
     }
 
-    fn score_sampler<'a>(&'a self, model: &'a dyn Model, device: &'a Device) -> anyhow::Result<ScoreSdeSampler<'a>> {
+    fn score_sampler<'a>(
+        &'a self,
+        model: &'a dyn Model,
+        device: &'a Device,
+    ) -> anyhow::Result<ScoreSdeSampler<'a>> {
         let score = model.as_score().ok_or_else(|| {
             NsampError::Incompatible("DEM needs a score model (e.g. ScoreMlp)".into())
         })?;
@@ -112,7 +116,15 @@ impl Objective for Dem {
             let mut x = self.sde.prior(n, d, cx.streams, 0);
             if let BufferInit::McScoreSde { steps } = self.cfg.init {
                 let sde = ReverseSde { steps, ..self.sde };
-                integrate_with_mc_score(cx.target, &self.mc, &sde, &mut x, cx.streams, 0, &mut |_, _| {})?;
+                integrate_with_mc_score(
+                    cx.target,
+                    &self.mc,
+                    &sde,
+                    &mut x,
+                    cx.streams,
+                    0,
+                    &mut |_, _| {},
+                )?;
             }
             let mut buf = ReplayBuffer::new(self.cfg.buffer, d);
             buf.push(&x);
@@ -145,13 +157,26 @@ impl Objective for Dem {
         if let Some(p) = self.mc.com_free {
             remove_mean(&mut self.xt, p.n, p.spatial_dim);
         }
-        for ((xt, x0), h) in self.xt.chunks_exact_mut(d).zip(self.x0.chunks_exact(d)).zip(&self.h) {
+        for ((xt, x0), h) in self
+            .xt
+            .chunks_exact_mut(d)
+            .zip(self.x0.chunks_exact(d))
+            .zip(&self.h)
+        {
             let sd = h.sqrt();
             for (a, &b0) in xt.iter_mut().zip(x0) {
                 *a = b0 + sd * *a;
             }
         }
-        self.mc.estimate(cx.target, &self.xt, &self.h, cx.streams, step, &mut self.target_score, &mut self.log_p);
+        self.mc.estimate(
+            cx.target,
+            &self.xt,
+            &self.h,
+            cx.streams,
+            step,
+            &mut self.target_score,
+            &mut self.log_p,
+        );
         if let Some(i) = self.target_score.iter().position(|v| !v.is_finite()) {
             return Err(NsampError::NonFinite {
                 step,
@@ -166,10 +191,12 @@ impl Objective for Dem {
             }
             .into());
         }
-        let model = cx.model.ok_or_else(|| anyhow::anyhow!("DEM needs a model"))?;
-        let score = model
-            .as_score()
-            .ok_or_else(|| NsampError::Incompatible("DEM needs a score model (e.g. ScoreMlp)".into()))?;
+        let model = cx
+            .model
+            .ok_or_else(|| anyhow::anyhow!("DEM needs a model"))?;
+        let score = model.as_score().ok_or_else(|| {
+            NsampError::Incompatible("DEM needs a score model (e.g. ScoreMlp)".into())
+        })?;
         let dev = cx.device;
         let t = Tensor::from_slice(&self.t, b, dev)?;
         let xt = Tensor::from_slice(&self.xt, (b, d), dev)?;
@@ -192,10 +219,12 @@ impl Objective for Dem {
     }
 
     fn after_step(&mut self, step: u64, cx: &Context<'_>) -> anyhow::Result<()> {
-        if self.buffer.is_none() || (step + 1) % self.cfg.refill_every != 0 {
+        if self.buffer.is_none() || !(step + 1).is_multiple_of(self.cfg.refill_every) {
             return Ok(());
         }
-        let model = cx.model.ok_or_else(|| anyhow::anyhow!("DEM needs a model"))?;
+        let model = cx
+            .model
+            .ok_or_else(|| anyhow::anyhow!("DEM needs a model"))?;
         let mut sampler = self.score_sampler(model, cx.device)?;
         sampler.normalised = true;
         let fresh = sampler.sample(

@@ -53,7 +53,10 @@ impl Kernel {
             k,
             mu: means.to_vec(),
             inv_std: stds.iter().map(|&s| (1.0 / s as f64) as f32).collect(),
-            inv_var: stds.iter().map(|&s| (1.0 / (s as f64 * s as f64)) as f32).collect(),
+            inv_var: stds
+                .iter()
+                .map(|&s| (1.0 / (s as f64 * s as f64)) as f32)
+                .collect(),
             base,
         }
     }
@@ -68,7 +71,13 @@ impl Kernel {
     }
 
     /// E for every row of `x` (and grad E into `grad` if given), row-major n x dim.
-    pub fn eval(&self, x: &[f32], energy: &mut [f32], mut grad: Option<&mut [f32]>, sc: &mut Scratch) {
+    pub fn eval(
+        &self,
+        x: &[f32],
+        energy: &mut [f32],
+        mut grad: Option<&mut [f32]>,
+        sc: &mut Scratch,
+    ) {
         let dim = self.dim;
         let n = energy.len();
         let mut start = 0;

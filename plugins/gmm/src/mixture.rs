@@ -30,7 +30,10 @@ impl Mixture {
         scale: f32,
     ) -> anyhow::Result<Self> {
         let k = weights.len();
-        anyhow::ensure!(k > 0 && dim > 0, "a mixture needs at least one component and dimension");
+        anyhow::ensure!(
+            k > 0 && dim > 0,
+            "a mixture needs at least one component and dimension"
+        );
         anyhow::ensure!(means.len() == k * dim, "means must be K x dim");
         anyhow::ensure!(stds.len() == k * dim, "stds must be K x dim");
         anyhow::ensure!(
@@ -41,7 +44,10 @@ impl Mixture {
             weights.iter().all(|w| w.is_finite() && *w > 0.0),
             "mixture weights must be positive"
         );
-        anyhow::ensure!(means.iter().all(|m| m.is_finite()), "mixture means must be finite");
+        anyhow::ensure!(
+            means.iter().all(|m| m.is_finite()),
+            "mixture means must be finite"
+        );
         anyhow::ensure!(scale.is_finite() && scale > 0.0, "scale must be positive");
         let total: f64 = weights.iter().map(|&w| w as f64).sum();
         let weights: Vec<f32> = weights.iter().map(|&w| (w as f64 / total) as f32).collect();
@@ -91,10 +97,12 @@ impl Target for Mixture {
         self.dim
     }
     fn energy(&self, x: &[f32], energy: &mut [f32]) {
-        self.kernel.eval(x, energy, None, &mut self.kernel.scratch());
+        self.kernel
+            .eval(x, energy, None, &mut self.kernel.scratch());
     }
     fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]) {
-        self.kernel.eval(x, energy, Some(grad), &mut self.kernel.scratch());
+        self.kernel
+            .eval(x, energy, Some(grad), &mut self.kernel.scratch());
     }
     fn exact_sample(&self, n: usize, rng: &mut Rng) -> Option<Vec<f32>> {
         let mut out = Vec::with_capacity(n * self.dim);
@@ -170,7 +178,11 @@ impl TargetConfig for MixtureConfig {
         }
         let weights = match &self.weights {
             Some(w) => {
-                anyhow::ensure!(w.len() == k, "Mixture: {} weights for {k} components", w.len());
+                anyhow::ensure!(
+                    w.len() == k,
+                    "Mixture: {} weights for {k} components",
+                    w.len()
+                );
                 w.clone()
             }
             None => vec![1.0; k],

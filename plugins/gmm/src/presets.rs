@@ -11,6 +11,7 @@ pub const SOFTPLUS_ONE: f32 = 1.313_261_7;
 
 /// The 40 means of the standard GMM-40 benchmark (FAB / iDEM / DiKL / IW-SM papers: drawn
 /// U[-40, 40]^2 from PyTorch's generator with seed 0), written out so the product needs no data file.
+#[allow(clippy::excessive_precision)] // verbatim from the published table
 pub const GMM40_MEANS: [[f32; 2]; 40] = [
     [-0.299473, 21.457745],
     [-32.921806, -29.437561],
@@ -144,16 +145,24 @@ pub struct MogConfig {
 
 impl MogConfig {
     fn ring(&self, k: usize) -> anyhow::Result<Box<dyn Target>> {
-        anyhow::ensure!(self.radius >= 0.0 && self.radius.is_finite(), "radius must be >= 0");
+        anyhow::ensure!(
+            self.radius >= 0.0 && self.radius.is_finite(),
+            "radius must be >= 0"
+        );
         let means: Vec<f32> = (0..k)
             .flat_map(|c| {
                 let a = 2.0 * std::f64::consts::PI * c as f64 / k as f64;
-                [(self.radius as f64 * a.cos()) as f32, (self.radius as f64 * a.sin()) as f32]
+                [
+                    (self.radius as f64 * a.cos()) as f32,
+                    (self.radius as f64 * a.sin()) as f32,
+                ]
             })
             .collect();
         let (stds, w) = iso(k, self.std);
         let b = self.radius + 4.0 * self.std;
-        Ok(Box::new(Mixture::new(means, stds, w, 2, 1.0)?.with_bounds(((-b, b), (-b, b)))))
+        Ok(Box::new(
+            Mixture::new(means, stds, w, 2, 1.0)?.with_bounds(((-b, b), (-b, b))),
+        ))
     }
 }
 

@@ -2,13 +2,17 @@
 //! the exact sampler against the mixture's moments, and GMM-40 against the community's means.
 
 use nsamp_core::numerics::rng::RngStreams;
-use nsamp_core::registry::{families, Spec};
 use nsamp_core::rand::Rng as _;
+use nsamp_core::registry::{families, Spec};
 use nsamp_core::Target;
 use nsamp_plugin_gmm::{MixtureConfig, GMM40_MEANS};
 
 fn build(ron: &str) -> Box<dyn Target> {
-    Spec::<families::Target>::from_ron(ron).unwrap().config.build().unwrap()
+    Spec::<families::Target>::from_ron(ron)
+        .unwrap()
+        .config
+        .build()
+        .unwrap()
 }
 
 fn diag_mixture() -> Box<dyn Target> {
@@ -22,9 +26,9 @@ fn naive_energy(t: &dyn Target, x: &[f64]) -> f64 {
     let mut p = 0.0;
     for c in 0..m.weights.len() {
         let mut dens = m.weights[c] as f64;
-        for k in 0..d {
+        for (k, &xk) in x.iter().enumerate() {
             let s = m.stds[c * d + k] as f64;
-            let z = (x[k] - m.means[c * d + k] as f64) / s;
+            let z = (xk - m.means[c * d + k] as f64) / s;
             dens *= (-0.5 * z * z).exp() / (s * (2.0 * std::f64::consts::PI).sqrt());
         }
         p += dens;
@@ -39,7 +43,11 @@ fn random_points(n: usize, half: f32, seed: u64) -> Vec<f32> {
 
 #[test]
 fn energy_matches_independent_formula() {
-    for (t, half) in [(diag_mixture(), 6.0), (build("Gmm40()"), 45.0), (build("Mog8()"), 7.0)] {
+    for (t, half) in [
+        (diag_mixture(), 6.0),
+        (build("Gmm40()"), 45.0),
+        (build("Mog8()"), 7.0),
+    ] {
         let x = random_points(300, half, 1);
         let mut e = vec![0f32; 300];
         t.energy(&x, &mut e);
@@ -49,7 +57,11 @@ fn energy_matches_independent_formula() {
         for (i, row) in x.chunks(2).enumerate() {
             let want = naive_energy(&*t, &[row[0] as f64, row[1] as f64]);
             if want.is_finite() && want < 80.0 {
-                assert!((e[i] as f64 - want).abs() < 2e-4 * (1.0 + want.abs()), "row {i}: {} vs {want}", e[i]);
+                assert!(
+                    (e[i] as f64 - want).abs() < 2e-4 * (1.0 + want.abs()),
+                    "row {i}: {} vs {want}",
+                    e[i]
+                );
             }
             assert_eq!(e[i], e2[i]);
         }
@@ -75,7 +87,10 @@ fn gradient_matches_central_differences() {
                     continue;
                 }
                 let an = g[2 * i + k] as f64;
-                assert!((an - fd).abs() < 1e-3 * (1.0 + fd.abs()), "row {i} dim {k}: analytic {an} fd {fd}");
+                assert!(
+                    (an - fd).abs() < 1e-3 * (1.0 + fd.abs()),
+                    "row {i} dim {k}: analytic {an} fd {fd}"
+                );
             }
         }
     }
@@ -89,7 +104,9 @@ fn exact_sampler_matches_mixture_moments() {
     let n = 200_000;
     let x = t.exact_sample(n, &mut rng).unwrap();
     for k in 0..2 {
-        let mean: f64 = (0..3).map(|c| m.weights[c] as f64 * m.means[c * 2 + k] as f64).sum();
+        let mean: f64 = (0..3)
+            .map(|c| m.weights[c] as f64 * m.means[c * 2 + k] as f64)
+            .sum();
         let second: f64 = (0..3)
             .map(|c| {
                 let (mu, s) = (m.means[c * 2 + k] as f64, m.stds[c * 2 + k] as f64);
@@ -98,16 +115,31 @@ fn exact_sampler_matches_mixture_moments() {
             .sum();
         let var = second - mean * mean;
         let got: f64 = x.iter().skip(k).step_by(2).map(|&v| v as f64).sum::<f64>() / n as f64;
-        let got2: f64 = x.iter().skip(k).step_by(2).map(|&v| (v as f64 - got).powi(2)).sum::<f64>() / n as f64;
+        let got2: f64 = x
+            .iter()
+            .skip(k)
+            .step_by(2)
+            .map(|&v| (v as f64 - got).powi(2))
+            .sum::<f64>()
+            / n as f64;
         let se = (var / n as f64).sqrt();
-        assert!((got - mean).abs() < 5.0 * se, "dim {k}: mean {got} vs {mean}");
-        assert!((got2 - var).abs() < 0.02 * var, "dim {k}: var {got2} vs {var}");
+        assert!(
+            (got - mean).abs() < 5.0 * se,
+            "dim {k}: mean {got} vs {mean}"
+        );
+        assert!(
+            (got2 - var).abs() < 0.02 * var,
+            "dim {k}: var {got2} vs {var}"
+        );
     }
 }
 
 #[test]
 fn gmm40_means_are_the_community_means() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/gmm40_means.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/gmm40_means.csv"
+    );
     let Ok(text) = std::fs::read_to_string(path) else {
         eprintln!("skipped: {path} not present (the product does not need it)");
         return;
@@ -115,7 +147,12 @@ fn gmm40_means_are_the_community_means() {
     let rows: Vec<Vec<f32>> = text
         .lines()
         .skip(1)
-        .map(|l| l.split(',').skip(1).map(|v| v.trim().parse().unwrap()).collect())
+        .map(|l| {
+            l.split(',')
+                .skip(1)
+                .map(|v| v.trim().parse().unwrap())
+                .collect()
+        })
         .collect();
     assert_eq!(rows.len(), 40);
     for (i, r) in rows.iter().enumerate() {
@@ -129,7 +166,13 @@ fn gmm40_means_are_the_community_means() {
 
 #[test]
 fn presets_have_their_sizes_and_scales() {
-    for (ron, k, scale) in [("Gmm40()", 40, 50.0), ("Gmm80()", 80, 100.0), ("Gmm120()", 120, 150.0), ("Mog4()", 4, 1.0), ("Mog8(radius: 3.0)", 8, 1.0)] {
+    for (ron, k, scale) in [
+        ("Gmm40()", 40, 50.0),
+        ("Gmm80()", 80, 100.0),
+        ("Gmm120()", 120, 150.0),
+        ("Mog4()", 4, 1.0),
+        ("Mog8(radius: 3.0)", 8, 1.0),
+    ] {
         let t = build(ron);
         assert_eq!(t.mixture().unwrap().len(), k, "{ron}");
         assert_eq!(t.natural_scale(), scale, "{ron}");
@@ -141,11 +184,20 @@ fn presets_have_their_sizes_and_scales() {
 
 #[test]
 fn bad_configs_are_rejected() {
-    let bad = MixtureConfig { means: vec![vec![0.0, 0.0]], stds: vec![vec![-1.0]], weights: None, scale: 1.0 };
+    let bad = MixtureConfig {
+        means: vec![vec![0.0, 0.0]],
+        stds: vec![vec![-1.0]],
+        weights: None,
+        scale: 1.0,
+    };
     use nsamp_core::TargetConfig;
     assert!(bad.build().is_err());
-    let err = Spec::<families::Target>::from_ron("Gmm41()").unwrap_err().to_string();
+    let err = Spec::<families::Target>::from_ron("Gmm41()")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Gmm40") && err.contains("Mog8"), "{err}");
-    let err = Spec::<families::Target>::from_ron("Gmm40(sdt: 1.0)").unwrap_err().to_string();
+    let err = Spec::<families::Target>::from_ron("Gmm40(sdt: 1.0)")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("sdt"), "{err}");
 }

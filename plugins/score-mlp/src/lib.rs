@@ -64,10 +64,7 @@ impl ScoreMlp {
     pub fn embed(&self, t: &Tensor, x: &Tensor) -> nsamp_core::candle::Result<Tensor> {
         let n = x.dim(0)?;
         let v = Tensor::cat(
-            &[
-                (x * self.x_scale)?,
-                (t.reshape((n, 1))? * self.t_scale)?,
-            ],
+            &[(x * self.x_scale)?, (t.reshape((n, 1))? * self.t_scale)?],
             1,
         )?;
         let arg = v.unsqueeze(2)?.broadcast_mul(&self.freqs)?;
@@ -104,14 +101,14 @@ impl Model for ScoreMlp {
 impl ModelConfig for ScoreMlpConfig {
     fn build(&self, shape: &ModelShape, vb: VarBuilder) -> anyhow::Result<Box<dyn Model>> {
         anyhow::ensure!(
-            self.embedding >= 2 && self.embedding % 2 == 0,
+            self.embedding >= 2 && self.embedding.is_multiple_of(2),
             "ScoreMlp: embedding must be even and >= 2"
         );
         anyhow::ensure!(self.hidden > 0, "ScoreMlp: hidden must be positive");
         let d = shape.dim;
         let half = self.embedding / 2;
-        let freqs = Tensor::from_vec(frequencies(half), (1, 1, half), vb.device())?
-            .to_dtype(vb.dtype())?;
+        let freqs =
+            Tensor::from_vec(frequencies(half), (1, 1, half), vb.device())?.to_dtype(vb.dtype())?;
         let input = linear((d + 1) * self.embedding, self.hidden, vb.pp("input"))?;
         let blocks = (0..self.blocks)
             .map(|i| linear(self.hidden, self.hidden, vb.pp(format!("block{i}"))))
