@@ -100,7 +100,7 @@ pub fn samples_2d(
         .draw_series(
             samples
                 .chunks_exact(2)
-                .map(|p| Circle::new((p[0], p[1]), 2, RGBColor(220, 30, 30).filled())),
+                .map(|p| Circle::new((p[0], p[1]), 1, RGBColor(220, 30, 30).filled())),
         )
         .map_err(err)?;
     root.present().map_err(err)?;
