@@ -12,6 +12,7 @@ pub mod io;
 pub mod metric;
 pub mod metrics;
 pub mod model;
+pub mod nn;
 pub mod numerics;
 pub mod objective;
 pub mod params;

@@ -76,9 +76,12 @@ impl ScoreMlp {
 impl ScoreModel for ScoreMlp {
     fn score(&self, t: &Tensor, x: &Tensor) -> nsamp_core::candle::Result<Tensor> {
         let e = self.embed(t, x)?;
-        let mut h = self.input.forward(&e)?.gelu_erf()?;
+        let mut h = self
+            .input
+            .forward(&e)?
+            .apply(&nsamp_core::nn::gelu::gelu_erf)?;
         for b in &self.blocks {
-            h = (&h + b.forward(&h)?.gelu_erf()?)?;
+            h = (&h + b.forward(&h)?.apply(&nsamp_core::nn::gelu::gelu_erf)?)?;
         }
         self.output.forward(&h)
     }

@@ -1,0 +1,3 @@
+//! Network building blocks shared by model plugins.
+
+pub mod gelu;
