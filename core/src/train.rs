@@ -5,6 +5,7 @@
 use crate::error::NsampError;
 use crate::objective::{Context, Objective};
 use candle_nn::{Optimizer, VarMap};
+
 use serde::{Deserialize, Serialize};
 
 fn default_log_every() -> u64 {
@@ -89,6 +90,56 @@ pub fn adam(varmap: &VarMap, lr: f64) -> anyhow::Result<candle_nn::AdamW> {
     Ok(candle_nn::AdamW::new(varmap.all_vars(), params)?)
 }
 
+/// One optimiser over a model's parameters: backward, global gradient-norm clipping, Adam.
+pub struct Trainer {
+    vars: Vec<candle_core::Var>,
+    opt: candle_nn::AdamW,
+    clip: Option<f64>,
+}
+
+impl Trainer {
+    /// Adam on every parameter of `varmap`, with optional global-norm clipping.
+    pub fn new(varmap: &VarMap, lr: f64, clip: Option<f64>) -> anyhow::Result<Self> {
+        Ok(Trainer {
+            vars: varmap.all_vars(),
+            opt: adam(varmap, lr)?,
+            clip,
+        })
+    }
+
+    /// Differentiates `loss`, clips the global gradient norm, applies Adam. Returns the norm
+    /// before clipping; a non-finite norm is returned without updating the parameters.
+    pub fn step(&mut self, loss: &candle_core::Tensor) -> anyhow::Result<f64> {
+        let mut grads = loss.backward()?;
+        let mut sq = 0f64;
+        for v in &self.vars {
+            if let Some(g) = grads.get(v) {
+                sq += g
+                    .sqr()?
+                    .sum_all()?
+                    .to_dtype(candle_core::DType::F64)?
+                    .to_scalar::<f64>()?;
+            }
+        }
+        let norm = sq.sqrt();
+        if !norm.is_finite() {
+            return Ok(norm);
+        }
+        if let Some(clip) = self.clip {
+            if norm > clip {
+                let f = clip / norm;
+                for v in &self.vars {
+                    if let Some(g) = grads.remove(v) {
+                        grads.insert(v, (g * f)?);
+                    }
+                }
+            }
+        }
+        self.opt.step(&grads)?;
+        Ok(norm)
+    }
+}
+
 /// Runs `settings.steps` gradient steps of `objective` on the parameters in `varmap`.
 /// Stops with [`NsampError::NonFinite`] as soon as a loss or gradient norm is not finite.
 pub fn train(
@@ -98,8 +149,8 @@ pub fn train(
     settings: &TrainSettings,
     observer: &mut dyn TrainObserver,
 ) -> anyhow::Result<()> {
-    let mut opt = match varmap {
-        Some(vm) => Some((vm.all_vars(), adam(vm, settings.lr)?)),
+    let mut trainer = match varmap {
+        Some(vm) => Some(Trainer::new(vm, settings.lr, settings.grad_clip)?),
         None => None,
     };
     let (mut last_loss, mut last_norm) = (f64::NAN, f64::NAN);
@@ -123,38 +174,16 @@ pub fn train(
             )
             .into());
         }
-        let mut grad_norm = 0.0;
-        if let Some((vars, opt)) = opt.as_mut() {
-            let mut grads = out.loss.backward()?;
-            let mut sq = 0f64;
-            for v in vars.iter() {
-                if let Some(g) = grads.get(v) {
-                    sq += g
-                        .sqr()?
-                        .sum_all()?
-                        .to_dtype(candle_core::DType::F64)?
-                        .to_scalar::<f64>()?;
-                }
-            }
-            grad_norm = sq.sqrt();
-            if !grad_norm.is_finite() {
-                return Err(non_finite(
-                    "gradient norm",
-                    "Lower train.lr or set train.grad_clip; check the model's inputs for extreme values.",
-                )
-                .into());
-            }
-            if let Some(clip) = settings.grad_clip {
-                if grad_norm > clip {
-                    let f = clip / grad_norm;
-                    for v in vars.iter() {
-                        if let Some(g) = grads.remove(v) {
-                            grads.insert(v, (g * f)?);
-                        }
-                    }
-                }
-            }
-            opt.step(&grads)?;
+        let grad_norm = match trainer.as_mut() {
+            Some(t) => t.step(&out.loss)?,
+            None => 0.0,
+        };
+        if !grad_norm.is_finite() {
+            return Err(non_finite(
+                "gradient norm",
+                "Lower train.lr or set train.grad_clip; check the model's inputs for extreme values.",
+            )
+            .into());
         }
         objective.after_step(step, cx)?;
         last_loss = loss;

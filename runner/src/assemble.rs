@@ -105,6 +105,18 @@ impl Assembled {
         }
     }
 
+    /// The objective (mutably) beside the context it runs in.
+    pub fn split(&mut self) -> (&mut dyn Objective, Context<'_>) {
+        let cx = Context {
+            target: &self.target,
+            model: self.model.as_deref(),
+            streams: &self.streams,
+            device: &self.device,
+            batch: self.recipe.train.batch,
+        };
+        (self.objective.as_mut(), cx)
+    }
+
     /// Number of model parameters.
     pub fn parameters(&self) -> usize {
         self.varmap.as_ref().map(count_parameters).unwrap_or(0)

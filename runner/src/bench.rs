@@ -5,7 +5,6 @@ use nsamp_core::candle_nn::VarMap;
 use nsamp_core::numerics::mc_score::{McScore, ScoreClip};
 use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::numerics::schedule::GeometricSchedule;
-use nsamp_core::objective::ObjectiveConfig;
 use nsamp_core::{train, CountedTarget, Recipe};
 use std::time::Instant;
 
@@ -58,54 +57,23 @@ pub fn run(iters: usize) -> anyhow::Result<()> {
     }
     let (mc_med, mc_min) = median_ms(times);
 
-    // One full iDEM training step: batch, MC score, forward, backward, clip, Adam.
-    let cx_batch = asm.recipe.train.batch;
+    // One full iDEM training step: batch, MC score, forward, backward, clip, Adam (the trainer's
+    // own code path).
     let vm: VarMap = asm.varmap.clone().unwrap();
-    let mut opt = train::adam(&vm, 5e-4)?;
-    let vars = vm.all_vars();
-    {
-        let cx = nsamp_core::Context {
-            target: &asm.target,
-            model: asm.model.as_deref(),
-            streams: &asm.streams,
-            device: &asm.device,
-            batch: cx_batch,
-        };
-        asm.objective.init(&cx)?;
-    }
+    let mut trainer = train::Trainer::new(&vm, 5e-4, Some(0.5))?;
+    let (objective, cx) = asm.split();
+    objective.init(&cx)?;
     let mut times = Vec::new();
     for step in 0..iters as u64 + 3 {
-        let cx = nsamp_core::Context {
-            target: &asm.target,
-            model: asm.model.as_deref(),
-            streams: &asm.streams,
-            device: &asm.device,
-            batch: cx_batch,
-        };
         let t = Instant::now();
-        let out = asm.objective.loss(step, &cx)?;
+        let out = objective.loss(step, &cx)?;
         let _loss = out.loss.to_scalar::<f32>()?;
-        let mut grads = out.loss.backward()?;
-        let mut sq = 0f32;
-        for v in &vars {
-            sq += grads.get(v).unwrap().sqr()?.sum_all()?.to_scalar::<f32>()?;
-        }
-        let norm = sq.sqrt();
-        if norm > 0.5 {
-            for v in &vars {
-                let g = grads.remove(v).unwrap();
-                grads.insert(v, (g * (0.5 / norm) as f64)?);
-            }
-        }
-        use nsamp_core::candle_nn::Optimizer;
-        opt.step(&grads)?;
+        trainer.step(&out.loss)?;
         if step >= 3 {
             times.push(t.elapsed().as_secs_f64());
         }
     }
     let (st_med, st_min) = median_ms(times);
-    let _ = asm.recipe.objective.config.needs_model();
-    let _: &dyn ObjectiveConfig = &*asm.recipe.objective.config;
     println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
     println!("  mc_score  GMM-40 B=512 K=500        {mc_med:8.2} ms  {mc_min:8.2} ms  ({:.1} M energy+grad/s)", (b * 500) as f64 / mc_med / 1e3);
     println!("  idem_step GMM-40 B=512 K=500 MLP99k {st_med:8.2} ms  {st_min:8.2} ms");

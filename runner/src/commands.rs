@@ -10,7 +10,7 @@ use nsamp_core::eval::{self, Evaluation, Reference};
 use nsamp_core::io::{write_atomic, write_npy};
 use nsamp_core::registry::{self, Listing};
 use nsamp_core::train::{self, StepRecord, TrainObserver};
-use nsamp_core::{Context, Recipe, Samples};
+use nsamp_core::{Recipe, Samples};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -394,48 +394,39 @@ fn train_phase(
     log: &mut Log,
     started: Instant,
 ) -> anyhow::Result<()> {
-    let cx = Context {
-        target: &asm.target,
-        model: asm.model.as_deref(),
-        streams: &asm.streams,
-        device: &asm.device,
-        batch: asm.recipe.train.batch,
-    };
+    let steps = asm.recipe.train.steps;
+    let settings = asm.recipe.train.clone();
+    let varmap = asm.varmap.clone();
+    let (objective, cx) = asm.split();
     log.line(
         "initialising the objective (e.g. the initial replay buffer)...",
         true,
     );
-    asm.objective.init(&cx)?;
+    objective.init(&cx)?;
     log.line(
         &format!(
             "initialised in {:.1}s ({} energy evals); training {} steps",
             started.elapsed().as_secs_f64(),
-            asm.target.evals(),
-            asm.recipe.train.steps
+            cx.target.evals(),
+            steps
         ),
         true,
     );
     let pb = if interactive() {
-        progress_bar(asm.recipe.train.steps, "training")
+        progress_bar(steps, "training")
     } else {
         ProgressBar::hidden()
     };
     let mut watch = Watch {
         pb,
         log,
-        history: Vec::with_capacity(asm.recipe.train.steps as usize),
+        history: Vec::with_capacity(steps as usize),
         dir,
-        varmap: asm.varmap.as_ref(),
-        settings: &asm.recipe.train,
+        varmap: varmap.as_ref(),
+        settings: &settings,
         started,
     };
-    let res = train::train(
-        asm.objective.as_mut(),
-        asm.varmap.as_ref(),
-        &cx,
-        &asm.recipe.train,
-        &mut watch,
-    );
+    let res = train::train(objective, varmap.as_ref(), &cx, &settings, &mut watch);
     watch.pb.finish_and_clear();
     watch.save()?;
     if !watch.history.is_empty() {

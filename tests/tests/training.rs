@@ -85,28 +85,17 @@ fn non_finite_energies_stop_training_with_a_diagnostic() {
         .replace("STvd(), ModeCoverage()", "STvd()");
     let r = Recipe::parse(&text, "broken").unwrap();
     let mut asm = nsamp::Assembled::new(r).unwrap();
-    let cx = nsamp_core::Context {
-        target: &asm.target,
-        model: asm.model.as_deref(),
-        streams: &asm.streams,
-        device: &asm.device,
-        batch: asm.recipe.train.batch,
-    };
-    asm.objective.init(&cx).unwrap();
+    let (settings, varmap) = (asm.recipe.train.clone(), asm.varmap.clone());
+    let (objective, cx) = asm.split();
+    objective.init(&cx).unwrap();
     struct Quiet;
     impl nsamp_core::train::TrainObserver for Quiet {
         fn on_step(&mut self, _: &nsamp_core::train::StepRecord) -> anyhow::Result<()> {
             Ok(())
         }
     }
-    let err = nsamp_core::train::train(
-        asm.objective.as_mut(),
-        asm.varmap.as_ref(),
-        &cx,
-        &asm.recipe.train,
-        &mut Quiet,
-    )
-    .unwrap_err();
+    let err = nsamp_core::train::train(objective, varmap.as_ref(), &cx, &settings, &mut Quiet)
+        .unwrap_err();
     match err.downcast_ref::<NsampError>() {
         Some(NsampError::NonFinite { step: 0, what, .. }) => assert!(what.contains("target score")),
         _ => panic!("expected a NonFinite diagnostic, got: {err:#}"),
