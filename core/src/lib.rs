@@ -6,6 +6,7 @@
 //! under a stable name with [`register!`]. The runner looks names up in the registry.
 
 pub mod corrector;
+pub mod diffusion;
 pub mod error;
 pub mod eval;
 pub mod io;
