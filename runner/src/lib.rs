@@ -10,6 +10,7 @@
 // Name every built-in plugin once, so that rustc links them and their registrations run.
 extern crate nsamp_plugin_dem;
 extern crate nsamp_plugin_gmm;
+extern crate nsamp_plugin_iwsm;
 extern crate nsamp_plugin_score_mlp;
 
 pub mod assemble;
