@@ -52,7 +52,8 @@ pub struct Recipe {
     /// An optional corrector applied to the sampler's output.
     #[serde(default)]
     pub corrector: Option<Spec<families::Corrector>>,
-    /// Training settings.
+    /// Training settings (may be omitted for network-free samplers: 0 steps).
+    #[serde(default)]
     pub train: TrainSettings,
     /// Evaluation protocol.
     pub eval: EvalSettings,

@@ -36,6 +36,20 @@ pub struct TrainSettings {
     pub checkpoint_every: u64,
 }
 
+impl Default for TrainSettings {
+    /// No training (network-free samplers); batch and lr are then unused.
+    fn default() -> Self {
+        TrainSettings {
+            steps: 0,
+            batch: 1,
+            lr: 1e-3,
+            grad_clip: None,
+            log_every: default_log_every(),
+            checkpoint_every: default_checkpoint_every(),
+        }
+    }
+}
+
 impl TrainSettings {
     /// Range checks.
     pub fn validate(&self) -> Result<(), String> {

@@ -28,6 +28,32 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
         sets: Vec<String>,
     },
+    /// Run a recipe for several seeds (its seed, seed + 1, ...) and write one table of mean ± std.
+    Sweep {
+        /// The recipe (.ron).
+        recipe: PathBuf,
+        /// Number of seeds.
+        #[arg(long, default_value_t = 3)]
+        seeds: u64,
+        /// Directory for the runs and the table (default: runs/<name>-sweep). Its parent must exist.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overrides, as for `run`.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Build a table (markdown and JSON) from finished runs: one row per method.
+    Table {
+        /// Run directories.
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Also write table.md and table.json into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the JSON instead of the markdown.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a recipe without running it.
     Check {
         /// The recipe (.ron).

@@ -22,6 +22,24 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             run(&recipe, out.as_deref(), &sets, cli.threads).map(|_| ())
         }
         Command::Check { recipe, sets } => check(&recipe, &sets),
+        Command::Sweep {
+            recipe,
+            seeds,
+            out,
+            sets,
+        } => sweep(&recipe, seeds, out, &sets, cli.threads),
+        Command::Table { runs, out, json } => {
+            let t = crate::table::build(&runs)?;
+            if let Some(dir) = out {
+                crate::table::write(&dir, &t)?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t.json)?);
+            } else {
+                print!("{}", t.markdown);
+            }
+            Ok(())
+        }
         Command::List { full } => {
             ensure_registry()?;
             print!("{}", list_text(full));
@@ -66,6 +84,41 @@ fn setup_threads(flag: Option<usize>, recipe: &Recipe) -> anyhow::Result<usize> 
         .unwrap_or_else(threads::default_threads);
     threads::configure(n)?;
     Ok(n)
+}
+
+/// `nsamp sweep`: the recipe for `seeds` seeds, then the table.
+pub fn sweep(
+    path: &Path,
+    seeds: u64,
+    out: Option<PathBuf>,
+    sets: &[String],
+    threads_flag: Option<usize>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(seeds >= 1, "--seeds must be at least 1");
+    let recipe = load_recipe(path, sets)?;
+    let dir = match out {
+        Some(p) => rundir::create(Some(&p), &recipe.name)?,
+        None => rundir::create(None, &format!("{}-sweep", recipe.name))?,
+    };
+    let mut runs = Vec::new();
+    for i in 0..seeds {
+        let seed = recipe.seed.wrapping_add(i);
+        let mut s = sets.to_vec();
+        s.push(format!("seed={seed}"));
+        let run_dir = dir.join(format!("seed-{seed}"));
+        eprintln!("sweep: seed {seed} ({}/{seeds})", i + 1);
+        run(path, Some(&run_dir), &s, threads_flag)?;
+        runs.push(run_dir);
+    }
+    let t = crate::table::build(&runs)?;
+    crate::table::write(&dir, &t)?;
+    print!("{}", t.markdown);
+    println!(
+        "table: {}/table.md, {}/table.json",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
 }
 
 /// `nsamp check`.

@@ -9,6 +9,7 @@
 
 // Name every built-in plugin once, so that rustc links them and their registrations run.
 extern crate nsamp_plugin_dem;
+extern crate nsamp_plugin_dwes;
 extern crate nsamp_plugin_gmm;
 extern crate nsamp_plugin_iwsm;
 extern crate nsamp_plugin_score_mlp;
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod commands;
 pub mod plots;
 pub mod rundir;
+pub mod table;
 pub mod threads;
 
 pub use assemble::Assembled;

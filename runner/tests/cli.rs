@@ -197,3 +197,46 @@ fn eval_scores_an_external_npy_against_the_recipe_reference() {
     expect_clean_failure(&o, &["3 values", "dimension is 2"]);
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn sweep_writes_one_table_and_table_rebuilds_it() {
+    let d = scratch("sweep");
+    std::fs::write(d.join("tiny.ron"), TINY).unwrap();
+    let o = nsamp(
+        &[
+            "sweep",
+            "tiny.ron",
+            "--seeds",
+            "2",
+            "--out",
+            "sw",
+            "--set",
+            "train.steps=5",
+        ],
+        &d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("sw/table.json")).unwrap()).unwrap();
+    let row = &t["rows"][0];
+    assert_eq!(row["method"], "tiny");
+    assert_eq!(row["seeds"], serde_json::json!([3, 4]));
+    // The mean is the mean of the two runs' values.
+    let w2 = |s: &str| -> f64 {
+        let m: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(format!("sw/seed-{s}/metrics.json"))).unwrap(),
+        )
+        .unwrap();
+        m["metrics"]["W2"].as_f64().unwrap()
+    };
+    let mean = row["metrics"]["W2"]["mean"].as_f64().unwrap();
+    assert!((mean - (w2("3") + w2("4")) / 2.0).abs() < 1e-12);
+    let o = nsamp(&["table", "sw/seed-3", "sw/seed-4"], &d);
+    assert!(o.status.success());
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        md.contains("| tiny | Gmm40 | 2 |") && md.contains("exact floor"),
+        "{md}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -1,0 +1,162 @@
+//! `Dwes`: direct sampling with estimated scores (IW-SM appendix H): the reverse SDE driven by the
+//! Monte Carlo score S_L with L samples and no network. It trains nothing; every sample costs
+//! L x sde_steps energy evaluations, reported as sampling cost. This is the baseline that shows
+//! what amortising the score into a network buys.
+
+use nsamp_core::candle::{Device, Tensor};
+use nsamp_core::diffusion::{DiffusionSettings, DiffusionState, X0Source};
+use nsamp_core::numerics::mc_score::integrate_with_mc_score;
+use nsamp_core::numerics::rng::RngStreams;
+use nsamp_core::sampler::Progress;
+use nsamp_core::{
+    Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, Samples, StepLoss,
+};
+use serde::{Deserialize, Serialize};
+
+/// `Dwes(...)` config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DwesConfig {
+    /// L, Monte Carlo samples of the score per point and step.
+    pub mc_samples: usize,
+    /// Noise scale at t = 0 (sampler units).
+    pub sigma_min: f64,
+    /// Noise scale at t = 1 (sampler units).
+    pub sigma_max: f64,
+    /// Clip of the estimated score (whole vector, or per particle).
+    pub score_clip: Option<f32>,
+    /// Euler-Maruyama steps.
+    pub sde_steps: usize,
+    /// Reverse-SDE noise scale c.
+    pub noise_scale: f64,
+    /// Samples integrated at once.
+    pub chunk: usize,
+    /// Sampler length unit (None: the target's natural scale).
+    pub scale: Option<f32>,
+}
+
+impl Default for DwesConfig {
+    fn default() -> Self {
+        DwesConfig {
+            mc_samples: 500,
+            sigma_min: 1e-5,
+            sigma_max: 1.0,
+            score_clip: Some(70.0),
+            sde_steps: 1000,
+            noise_scale: 1.0,
+            chunk: 1000,
+            scale: None,
+        }
+    }
+}
+
+/// The sampler (no state to train).
+pub struct Dwes {
+    state: DiffusionState,
+    chunk: usize,
+}
+
+impl ObjectiveConfig for DwesConfig {
+    fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Objective>> {
+        anyhow::ensure!(self.chunk > 0, "Dwes: chunk must be at least 1");
+        let settings = DiffusionSettings {
+            sigma_min: self.sigma_min,
+            sigma_max: self.sigma_max,
+            mc_samples: self.mc_samples,
+            score_clip: self.score_clip,
+            sde_steps: self.sde_steps,
+            noise_scale: self.noise_scale,
+            scale: self.scale,
+            ..DiffusionSettings::default()
+        };
+        Ok(Box::new(Dwes {
+            state: DiffusionState::new(settings, X0Source::Prior, target)?,
+            chunk: self.chunk,
+        }))
+    }
+    fn needs_model(&self) -> bool {
+        false
+    }
+}
+
+impl Objective for Dwes {
+    fn init(&mut self, _cx: &Context<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn loss(&mut self, _step: u64, cx: &Context<'_>) -> anyhow::Result<StepLoss> {
+        // Nothing to train: a zero loss keeps `train.steps > 0` harmless.
+        Ok(StepLoss {
+            loss: Tensor::zeros((), nsamp_core::candle::DType::F32, cx.device)?,
+            diagnostics: vec![],
+        })
+    }
+    fn sampler<'a>(
+        &'a self,
+        _model: Option<&'a dyn Model>,
+        target: &'a CountedTarget,
+        _device: &'a Device,
+    ) -> anyhow::Result<Box<dyn Sampler + 'a>> {
+        Ok(Box::new(DwesSampler { dwes: self, target }))
+    }
+}
+
+/// The reverse SDE driven by S_L.
+pub struct DwesSampler<'a> {
+    dwes: &'a Dwes,
+    target: &'a CountedTarget,
+}
+
+impl Sampler for DwesSampler<'_> {
+    fn sample(
+        &mut self,
+        n: usize,
+        streams: &RngStreams,
+        progress: Progress<'_>,
+    ) -> anyhow::Result<Samples> {
+        let st = &self.dwes.state;
+        let d = st.dim;
+        let chunk = self.dwes.chunk;
+        let chunks = n.div_ceil(chunk);
+        let total = (chunks * st.sde.steps) as u64;
+        let mut out = Vec::with_capacity(n * d);
+        for c in 0..chunks {
+            let m = chunk.min(n - c * chunk);
+            let mut x = st.sde.prior(m, d, streams, c as u64);
+            let done = (c * st.sde.steps) as u64;
+            integrate_with_mc_score(
+                self.target,
+                &st.mc,
+                &st.sde,
+                &mut x,
+                streams,
+                c as u64,
+                &mut |i, _| progress(done + i, total),
+            )?;
+            out.extend(x.iter().map(|v| v * st.mc.scale));
+        }
+        Ok(Samples::new(out, d))
+    }
+}
+
+nsamp_core::register!(
+    Objective,
+    "Dwes",
+    DwesConfig,
+    "direct sampling with estimated scores: reverse SDE driven by the Monte Carlo score, no network (IW-SM app. H)",
+    r#"Dwes(
+    // L, Monte Carlo samples of the score per point and step (the paper: 500, 1000, 2000).
+    mc_samples: 500,
+    // Geometric VE schedule, sampler units.
+    sigma_min: 1e-5,
+    sigma_max: 1.0,
+    // Clip of the estimated score (whole vector; per particle for particle targets).
+    score_clip: Some(70.0),
+    // Euler-Maruyama steps and noise scale c.
+    sde_steps: 1000,
+    noise_scale: 1.0,
+    // Samples integrated at once.
+    chunk: 1000,
+    // Sampler length unit; None = the target's natural scale.
+    scale: None,
+)"#
+);
