@@ -22,12 +22,33 @@ const RECIPE: &str = r#"Recipe(
     eval: (metrics: []),
 )"#;
 
+/// Median and min of one full training step of `recipe`: batch, Monte Carlo score, forward,
+/// backward, clip, Adam (the trainer's own code path).
+fn time_step(recipe: &str, iters: usize) -> anyhow::Result<(f64, f64)> {
+    let mut asm = Assembled::new(Recipe::parse(recipe, "bench")?)?;
+    let vm: VarMap = asm.varmap.clone().unwrap();
+    let mut trainer = train::Trainer::new(&vm, 5e-4, Some(0.5))?;
+    let (objective, cx) = asm.split();
+    objective.init(&cx)?;
+    let mut times = Vec::new();
+    for step in 0..iters as u64 + 3 {
+        let t = Instant::now();
+        let out = objective.loss(step, &cx)?;
+        let _loss = out.loss.to_scalar::<f32>()?;
+        trainer.step(&out.loss)?;
+        if step >= 3 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(median_ms(times))
+}
+
 /// Runs the benchmark and prints a table.
 pub fn run(iters: usize) -> anyhow::Result<()> {
     anyhow::ensure!(iters >= 3, "--iters must be at least 3");
     let threads = crate::threads::current();
     let recipe = Recipe::parse(RECIPE, "bench")?;
-    let mut asm = Assembled::new(recipe)?;
+    let asm = Assembled::new(recipe)?;
     let target: CountedTarget = asm.target.clone();
     let sched = GeometricSchedule::new(1e-5, 1.0)?;
     let streams = RngStreams::new(0);
@@ -57,25 +78,29 @@ pub fn run(iters: usize) -> anyhow::Result<()> {
     }
     let (mc_med, mc_min) = median_ms(times);
 
-    // One full iDEM training step: batch, MC score, forward, backward, clip, Adam (the trainer's
-    // own code path).
-    let vm: VarMap = asm.varmap.clone().unwrap();
-    let mut trainer = train::Trainer::new(&vm, 5e-4, Some(0.5))?;
-    let (objective, cx) = asm.split();
-    objective.init(&cx)?;
-    let mut times = Vec::new();
-    for step in 0..iters as u64 + 3 {
-        let t = Instant::now();
-        let out = objective.loss(step, &cx)?;
-        let _loss = out.loss.to_scalar::<f32>()?;
-        trainer.step(&out.loss)?;
-        if step >= 3 {
-            times.push(t.elapsed().as_secs_f64());
-        }
-    }
-    let (st_med, st_min) = median_ms(times);
+    let idem = time_step(RECIPE, iters)?;
+    let iwsm = time_step(&RECIPE.replace("Idem(", "IwSm(snis: 5, "), iters)?;
+
+    // DwES: one reverse-SDE step (S_L with L = 500 for 1000 samples, then the update).
+    let dwes = Recipe::parse(
+        r#"Recipe(name: "bench-dwes", seed: 0, target: Gmm40(), objective: Dwes(mc_samples: 500, sde_steps: 10), eval: (metrics: []))"#,
+        "bench",
+    )?;
+    let dw = Assembled::new(dwes)?;
+    let mut sampler = dw.objective.sampler(None, &dw.target, &dw.device)?;
+    let t = Instant::now();
+    sampler.sample(1000, &streams, &mut |_, _| {})?;
+    let dwes_ms = t.elapsed().as_secs_f64() * 1e3 / 10.0;
     println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
     println!("  mc_score  GMM-40 B=512 K=500        {mc_med:8.2} ms  {mc_min:8.2} ms  ({:.1} M energy+grad/s)", (b * 500) as f64 / mc_med / 1e3);
-    println!("  idem_step GMM-40 B=512 K=500 MLP99k {st_med:8.2} ms  {st_min:8.2} ms");
+    println!(
+        "  idem_step GMM-40 B=512 K=500 MLP99k {:8.2} ms  {:8.2} ms",
+        idem.0, idem.1
+    );
+    println!(
+        "  iwsm_step GMM-40 B=512 K=500 J=5    {:8.2} ms  {:8.2} ms",
+        iwsm.0, iwsm.1
+    );
+    println!("  dwes_sde_step GMM-40 n=1000 L=500   {dwes_ms:8.2} ms  (one reverse-SDE step, 500,000 energy+grad)");
     Ok(())
 }

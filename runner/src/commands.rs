@@ -348,13 +348,16 @@ pub fn run(
     let result = train_phase(&mut asm, &dir, &mut log, started);
     let train_time = started.elapsed().as_secs_f64();
     let train_evals = asm.target.evals();
-    if let Err(e) = result {
-        log.line(&format!("FAILED: {e:#}"), false);
-        bail!(
-            "{e:#}\n(run directory {} keeps the log, loss.csv and the last checkpoint)",
-            dir.display()
-        );
-    }
+    let history = match result {
+        Ok(h) => h,
+        Err(e) => {
+            log.line(&format!("FAILED: {e:#}"), false);
+            bail!(
+                "{e:#}\n(run directory {} keeps the log, loss.csv and the last checkpoint)",
+                dir.display()
+            );
+        }
+    };
 
     let t1 = Instant::now();
     let samples = sample_phase(&asm, r.eval.samples, &asm.streams.derive("final-sample"))?;
@@ -390,6 +393,7 @@ pub fn run(
         "parameters": asm.parameters(),
         "objective": r.objective.name,
         "train_steps": r.train.steps,
+        "train_diagnostics": final_diagnostics(&history),
         "metrics": evaluation.metrics,
         "exact_floor": evaluation.exact_floor,
         "corrector": corrector_report.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
@@ -446,7 +450,7 @@ fn train_phase(
     dir: &Path,
     log: &mut Log,
     started: Instant,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<StepRecord>> {
     let steps = asm.recipe.train.steps;
     let settings = asm.recipe.train.clone();
     let varmap = asm.varmap.clone();
@@ -482,6 +486,14 @@ fn train_phase(
     let res = train::train(objective, varmap.as_ref(), &cx, &settings, &mut watch);
     watch.pb.finish_and_clear();
     watch.save()?;
+    if watch.history.iter().any(|r| !r.diagnostics.is_empty()) {
+        plots::diagnostics(&dir.join("diagnostics.png"), &watch.history).unwrap_or_else(|e| {
+            watch.log.line(
+                &format!("warning: diagnostics plot not written: {e:#}"),
+                true,
+            )
+        });
+    }
     if !watch.history.is_empty() {
         plots::loss_curve(&dir.join("loss.png"), &watch.history).unwrap_or_else(|e| {
             watch
@@ -489,7 +501,7 @@ fn train_phase(
                 .line(&format!("warning: loss plot not written: {e:#}"), true)
         });
     }
-    res
+    res.map(|()| watch.history)
 }
 
 fn sample_phase(
@@ -515,6 +527,28 @@ fn sample_phase(
         "the sampler produced non-finite samples"
     );
     Ok(s)
+}
+
+/// Means of the loss, gradient norm and the objective's diagnostics over the last 10% of steps.
+pub fn final_diagnostics(history: &[StepRecord]) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    if history.is_empty() {
+        return out;
+    }
+    let tail = &history[history.len() - (history.len() / 10).max(1)..];
+    let n = tail.len() as f64;
+    out.insert("loss".into(), tail.iter().map(|r| r.loss).sum::<f64>() / n);
+    out.insert(
+        "grad_norm".into(),
+        tail.iter().map(|r| r.grad_norm).sum::<f64>() / n,
+    );
+    for (i, (k, _)) in tail[0].diagnostics.iter().enumerate() {
+        out.insert(
+            k.clone(),
+            tail.iter().map(|r| r.diagnostics[i].1).sum::<f64>() / n,
+        );
+    }
+    out
 }
 
 /// A metrics table with the exact floor beside each value.

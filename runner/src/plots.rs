@@ -208,3 +208,43 @@ pub fn loss_curve(path: &Path, history: &[StepRecord]) -> PlotResult {
     root.present().map_err(err)?;
     Ok(())
 }
+
+/// One panel per diagnostic of the objective (e.g. IW-SM's ESS and max weight) against the step.
+pub fn diagnostics(path: &Path, history: &[StepRecord]) -> PlotResult {
+    ensure_font();
+    let names: Vec<String> = history[0]
+        .diagnostics
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect();
+    anyhow::ensure!(!names.is_empty(), "no diagnostics");
+    let root = BitMapBackend::new(path, (900, 300 * names.len() as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let last = history.last().unwrap().step as f64;
+    for (i, panel) in root.split_evenly((names.len(), 1)).iter().enumerate() {
+        let pts: Vec<(f64, f64)> = history
+            .iter()
+            .map(|r| (r.step as f64, r.diagnostics[i].1))
+            .filter(|p| p.1.is_finite())
+            .collect();
+        let (lo, hi) = pts
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1), b.max(p.1))
+            });
+        let pad = ((hi - lo) * 0.1).max(1e-9);
+        let mut chart = ChartBuilder::on(panel)
+            .caption(&names[i], ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..last.max(1.0), (lo - pad)..(hi + pad))
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("step").draw().map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(pts, BLUE.mix(0.6)))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}

@@ -13,7 +13,12 @@ fn root() -> &'static Path {
 #[test]
 fn every_recipe_parses_and_assembles() {
     let mut n = 0;
-    for dir in ["recipes", "recipes/table1", "examples/custom-objective"] {
+    for dir in [
+        "recipes",
+        "recipes/table1",
+        "recipes/short",
+        "examples/custom-objective",
+    ] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
             let p = entry.unwrap().path();
             if p.extension().is_some_and(|e| e == "ron") {

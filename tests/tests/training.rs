@@ -48,6 +48,36 @@ fn short_idem_run_metrics_snapshot() {
     std::fs::remove_file(&recipe).ok();
 }
 
+/// Metrics of a 200-step IW-SM run (J = 3) on GMM-40, rounded to 3 decimals, and its SNIS
+/// diagnostics in the run's metrics and plots.
+#[test]
+fn short_iwsm_run_metrics_snapshot() {
+    let dir = std::env::temp_dir().join(format!("nsamp-snap-iwsm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let recipe = dir.with_extension("ron");
+    let text = SHORT
+        .replace("Idem(", "IwSm(snis: 3, ")
+        .replace("steps: 400, batch: 128", "steps: 200, batch: 128")
+        .replace("snapshot-idem", "snapshot-iwsm");
+    std::fs::write(&recipe, text).unwrap();
+    let out = nsamp::commands::run(&recipe, Some(&dir), &[], None).unwrap();
+    let m = &out.report;
+    let ess = m["train_diagnostics"]["snis_ess"].as_f64().unwrap();
+    assert!(
+        ess > 1.0 / 3.0 - 1e-9 && ess <= 1.0 + 1e-9,
+        "ESS fraction {ess}"
+    );
+    assert!(dir.join("diagnostics.png").is_file());
+    let pinned = serde_json::json!({
+        "metrics": round(&m["metrics"], 3),
+        "train_diagnostics": round(&m["train_diagnostics"], 3),
+        "energy_evals": m["energy_evals"],
+    });
+    insta::assert_json_snapshot!("short_iwsm_run", pinned);
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&recipe).ok();
+}
+
 /// A target whose energy is NaN far from the origin.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Broken {}
