@@ -12,6 +12,7 @@ extern crate nsamp_plugin_dem;
 extern crate nsamp_plugin_dwes;
 extern crate nsamp_plugin_gmm;
 extern crate nsamp_plugin_iwsm;
+extern crate nsamp_plugin_particles;
 extern crate nsamp_plugin_score_mlp;
 
 pub mod assemble;
