@@ -26,7 +26,7 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("plot: {e}")
 }
 
-/// Writes samples.png (2-D targets), energy_hist.png.
+/// Writes samples.png (2-D targets), distance_hist.png (particle targets), energy_hist.png.
 pub fn write_all(
     dir: &Path,
     target: &dyn Target,
@@ -35,6 +35,9 @@ pub fn write_all(
 ) -> PlotResult {
     if target.dim() == 2 {
         samples_2d(&dir.join("samples.png"), target, samples, reference)?;
+    }
+    if target.particles().is_some() {
+        distance_histogram(&dir.join("distance_hist.png"), target, samples, reference)?;
     }
     energy_histogram(&dir.join("energy_hist.png"), target, samples, reference)
 }
@@ -114,12 +117,45 @@ pub fn energy_histogram(
     samples: &[f32],
     reference: &[f32],
 ) -> PlotResult {
-    ensure_font();
     let es = energies(target, samples);
     let er = energies(target, reference);
+    histogram_png(
+        path,
+        "energy histogram: samples (red) vs reference (black)",
+        "E(x)",
+        &es,
+        &er,
+    )
+}
+
+/// Overlaid histograms of all interparticle distances (particle targets).
+pub fn distance_histogram(
+    path: &Path,
+    target: &dyn Target,
+    samples: &[f32],
+    reference: &[f32],
+) -> PlotResult {
+    let p = target
+        .particles()
+        .ok_or_else(|| anyhow::anyhow!("distance histogram needs a particle target"))?;
+    let (mut ds, mut dr) = (Vec::new(), Vec::new());
+    nsamp_core::numerics::pairwise::interparticle_distances(samples, p.n, p.spatial_dim, &mut ds);
+    nsamp_core::numerics::pairwise::interparticle_distances(reference, p.n, p.spatial_dim, &mut dr);
+    histogram_png(
+        path,
+        "interparticle distances: samples (red) vs reference (black)",
+        "|x_i - x_j|",
+        &ds,
+        &dr,
+    )
+}
+
+/// Two overlaid normalised histograms over the reference's range (to its 99.5% quantile).
+fn histogram_png(path: &Path, title: &str, xlabel: &str, es: &[f32], er: &[f32]) -> PlotResult {
+    ensure_font();
     let mut sorted: Vec<f32> = er.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f32::total_cmp);
-    anyhow::ensure!(!sorted.is_empty(), "no finite reference energies");
+    anyhow::ensure!(!sorted.is_empty(), "no finite reference values");
     let lo = sorted[0];
     let hi = sorted[(sorted.len() * 995 / 1000).min(sorted.len() - 1)];
     let (lo, hi) = (lo - 0.05 * (hi - lo + 1.0), hi + 0.15 * (hi - lo + 1.0));
@@ -136,15 +172,12 @@ pub fn energy_histogram(
         h.iter_mut().for_each(|c| *c /= n * w);
         h
     };
-    let (hs, hr) = (hist(&es), hist(&er));
+    let (hs, hr) = (hist(es), hist(er));
     let top = hs.iter().chain(&hr).copied().fold(0f32, f32::max) * 1.1 + 1e-6;
     let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "energy histogram: samples (red) vs reference (black)",
-            ("sans-serif", 22),
-        )
+        .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(55)
@@ -152,7 +185,7 @@ pub fn energy_histogram(
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("E(x)")
+        .x_desc(xlabel)
         .y_desc("density")
         .draw()
         .map_err(err)?;

@@ -235,3 +235,48 @@ fn mc_score_sde_samples_gmm40_near_the_exact_floor() {
     );
     assert!(e.metrics["E-TVD"] < 0.2, "E-TVD {}", e.metrics["E-TVD"]);
 }
+
+/// D-TVD: a configuration set against itself is 0; against a copy dilated 3 times, whose distances
+/// mostly fall beyond the reference's range, it is large (> 0.6); it refuses non-particle targets.
+#[test]
+fn dtvd_known_cases() {
+    use nsamp_core::metric::MetricInput;
+    let t = Spec::<families::Target>::from_ron("Lj13()")
+        .unwrap()
+        .config
+        .build()
+        .unwrap();
+    let mut rng = RngStreams::new(8).stream("x", 0);
+    let mut x = vec![0f32; 39 * 100];
+    nsamp_core::numerics::rng::fill_normal(&mut rng, &mut x);
+    let far: Vec<f32> = x.iter().map(|v| v * 3.0).collect();
+    let m = Spec::<families::Metric>::from_ron("DTvd(bins: Some(10))")
+        .unwrap()
+        .config
+        .build()
+        .unwrap();
+    let e = vec![0f32; 100];
+    let input = |s: &[f32]| -> f64 {
+        let i = MetricInput {
+            samples: s,
+            reference: &x,
+            dim: 39,
+            sample_energy: &e,
+            reference_energy: &e,
+            target: &*t,
+        };
+        m.compute(&i).unwrap()[0].1
+    };
+    assert_eq!(input(&x), 0.0);
+    let d = input(&far);
+    assert!(d > 0.6, "D-TVD of a 3x dilation {d}");
+    assert!(m
+        .check(
+            &*Spec::<families::Target>::from_ron("Gmm40()")
+                .unwrap()
+                .config
+                .build()
+                .unwrap()
+        )
+        .is_err());
+}

@@ -5,6 +5,7 @@
 //!   weights, Euclidean cost on flattened vectors in data units; W2 = sqrt(mean squared cost).
 //! - `ETvd`: total variation between histograms of E(x) of samples and reference.
 //! - `STvd`: total variation between 2-D histograms in sample space (2-D targets).
+//! - `DTvd`: total variation between histograms of all interparticle distances (particles).
 //! - `ModeCoverage`: share of mixture components holding at least a set share of the samples,
 //!   and the TVD between component occupancies and the true weights.
 
@@ -98,6 +99,44 @@ impl Metric for STvd {
     }
 }
 
+/// `DTvd(bins: None)`: total variation between histograms of all interparticle distances
+/// |x_i - x_j|, i < j, of samples and reference (particle targets); `bins` defaults to
+/// floor(sqrt(n_ref)) with n_ref the number of reference configurations.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DTvd {
+    /// Number of bins over the reference's distance range (None: floor(sqrt(n_ref))).
+    pub bins: Option<usize>,
+}
+
+impl Metric for DTvd {
+    fn check(&self, target: &dyn Target) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            target.particles().is_some(),
+            "DTvd needs a particle target (DW-4, LJ-13, ...)"
+        );
+        Ok(())
+    }
+    fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        let p = i
+            .target
+            .particles()
+            .ok_or_else(|| anyhow::anyhow!("DTvd needs a particle target"))?;
+        let (mut ds, mut dr) = (Vec::new(), Vec::new());
+        crate::numerics::pairwise::interparticle_distances(i.samples, p.n, p.spatial_dim, &mut ds);
+        crate::numerics::pairwise::interparticle_distances(
+            i.reference,
+            p.n,
+            p.spatial_dim,
+            &mut dr,
+        );
+        let bins = self
+            .bins
+            .unwrap_or_else(|| histogram::default_bins_1d(i.reference.len() / i.dim));
+        Ok(vec![("D-TVD".into(), histogram::tvd_1d(&ds, &dr, bins)?)])
+    }
+}
+
 /// `ModeCoverage(min_share: None)`: covered components and occupancy TVD (mixture targets).
 /// A component is covered when it holds at least `min_share` of the samples (None: 1/(4K)).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -138,7 +177,7 @@ macro_rules! metric_config {
         }
     )*};
 }
-metric_config!(W1, W2, ETvd, STvd, ModeCoverage);
+metric_config!(W1, W2, ETvd, STvd, DTvd, ModeCoverage);
 
 crate::register!(
     Metric,
@@ -167,6 +206,13 @@ crate::register!(
     STvd,
     "total variation between 2-D sample-space histograms (2-D targets)",
     "STvd(\n    // Bins per axis over the reference's range; None = round(n_ref^(1/4)) (about sqrt(n_ref) cells).\n    bins: None,\n)"
+);
+crate::register!(
+    Metric,
+    "DTvd",
+    DTvd,
+    "total variation between histograms of all interparticle distances (particle targets)",
+    "DTvd(\n    // Bins over the reference's distance range; None = floor(sqrt(n_ref configurations)).\n    bins: None,\n)"
 );
 crate::register!(
     Metric,
