@@ -147,3 +147,54 @@ fn output_is_e_n_equivariant() {
         close(&run(&*m, &t, &perm(&x)), &perm(&y), "permutation");
     }
 }
+
+/// Backpropagation through the network gives finite parameter gradients (the masked self-pairs
+/// have zero distance, where a naive sqrt has an infinite derivative).
+#[test]
+fn parameter_gradients_are_finite() {
+    let (m, vm) = build(4, 2, 3);
+    let mut rng = RngStreams::new(2).stream("x", 0);
+    let mut x = vec![0f32; 5 * 8];
+    fill_normal(&mut rng, &mut x);
+    let t = Tensor::from_slice(&[0.1f32, 0.3, 0.5, 0.7, 0.9], 5, &Device::Cpu).unwrap();
+    let xx = Tensor::from_slice(&x, (5, 8), &Device::Cpu).unwrap();
+    let loss = m
+        .as_score()
+        .unwrap()
+        .score(&t, &xx)
+        .unwrap()
+        .sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    let grads = loss.backward().unwrap();
+    // The last layer's node update never reaches the coordinates: its 4 tensors get no gradient.
+    let mut without = Vec::new();
+    for (name, v) in vm.data().lock().unwrap().iter() {
+        let s = grads
+            .get(v)
+            .map(|g| {
+                g.sqr()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            })
+            .unwrap_or(0.0);
+        assert!(s.is_finite(), "{name}: gradient sum of squares {s}");
+        if s == 0.0 {
+            without.push(name.clone());
+        }
+    }
+    without.sort();
+    assert_eq!(
+        without,
+        [
+            "layer2.node1.bias",
+            "layer2.node1.weight",
+            "layer2.node2.bias",
+            "layer2.node2.weight"
+        ]
+    );
+}

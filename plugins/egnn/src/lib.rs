@@ -89,9 +89,8 @@ impl Egnn {
             .contiguous()?;
         // Self-loop mask (B, n, n, 1): 1 off the diagonal.
         let eye = Tensor::eye(n, DType::F32, x.device())?;
-        let mask = (1.0 - eye)?
-            .reshape((1, n, n, 1))?
-            .broadcast_as((b, n, n, 1))?;
+        let diag = eye.reshape((1, n, n, 1))?.broadcast_as((b, n, n, 1))?;
+        let mask = (1.0 - &diag)?;
         let pair_sq = |x: &Tensor| -> nsamp_core::candle::Result<(Tensor, Tensor)> {
             let diff = x.unsqueeze(2)?.broadcast_sub(&x.unsqueeze(1)?)?; // (B, n, n, D)
             let sq = diff.sqr()?.sum_keepdim(D::Minus1)?; // (B, n, n, 1)
@@ -108,7 +107,10 @@ impl Egnn {
             let m = m.broadcast_mul(&candle_nn::ops::sigmoid(&lin(&l.gate, &m)?)?)?;
             let m = m.broadcast_mul(&mask)?;
             let coef = (lin(&l.phi2, &silu(&lin(&l.phi1, &m)?)?)?.tanh()? * self.step_scale)?;
-            let w = (coef / (sq.sqrt()? + 1.0)?)?.broadcast_mul(&mask)?;
+            // sqrt at the (masked) diagonal's zero distance would make the gradient inf * 0 = NaN:
+            // take it of s + 1 there instead.
+            let dist = (&sq + &diag)?.sqrt()?;
+            let w = (coef / (dist + 1.0)?)?.broadcast_mul(&mask)?;
             xc = (xc + diff.broadcast_mul(&w)?.sum(2)?)?;
             let agg = m.sum(2)?; // (B, n, H)
             let upd = l.node2.forward(&silu(
