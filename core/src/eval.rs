@@ -60,6 +60,24 @@ impl EvalSettings {
         Ok(())
     }
 
+    /// Fails early if the reference cannot be had: a missing or misshapen file, or an exact
+    /// reference for a target without an exact sampler.
+    pub fn check_reference(&self, target: &dyn Target) -> anyhow::Result<()> {
+        match &self.reference {
+            Reference::File(p) => load_rows(Path::new(p), target.dim())
+                .map(|_| ())
+                .with_context(|| "eval.reference".to_string()),
+            Reference::Exact => {
+                let mut rng = RngStreams::new(0).stream("probe", 0);
+                anyhow::ensure!(
+                    target.exact_sample(1, &mut rng).is_some(),
+                    "this target has no exact sampler: set eval.reference to File(\"ref.npy\")"
+                );
+                Ok(())
+            }
+        }
+    }
+
     /// Builds the metrics and checks that each applies to `target`.
     pub fn build_metrics(&self, target: &dyn Target) -> anyhow::Result<Vec<Box<dyn Metric>>> {
         self.metrics

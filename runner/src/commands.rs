@@ -125,6 +125,7 @@ pub fn sweep(
 pub fn check(path: &Path, sets: &[String]) -> anyhow::Result<()> {
     let recipe = load_recipe(path, sets)?;
     let asm = Assembled::new(recipe)?;
+    asm.recipe.eval.check_reference(asm.target.inner())?;
     let r = &asm.recipe;
     println!(
         "ok: {} — target {} (dim {}), {}, objective {}, {} steps, {} metrics",
@@ -324,6 +325,7 @@ pub fn run(
     let recipe = load_recipe(path, sets)?;
     let n_threads = setup_threads(threads_flag, &recipe)?;
     let mut asm = Assembled::new(recipe)?;
+    asm.recipe.eval.check_reference(asm.target.inner())?;
     let dir = rundir::create(out, &asm.recipe.name)?;
     write_atomic(&dir.join("recipe.ron"), asm.recipe.to_ron()?.as_bytes())?;
     let mut log = Log::open(&dir)?;

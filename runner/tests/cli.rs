@@ -100,6 +100,17 @@ fn bad_input_gives_one_clear_message() {
         &nsamp(&["check", &field], &d),
         &["mc_sampels", "mc_samples"],
     );
+    let noref = write(
+        "noref.ron",
+        &TINY.replace(
+            "eval: (samples: 200,",
+            "eval: (samples: 200, reference: File(\"missing.npy\"),",
+        ),
+    );
+    expect_clean_failure(
+        &nsamp(&["run", &noref], &d),
+        &["eval.reference", "missing.npy"],
+    );
     let good = write("good.ron", TINY);
     expect_clean_failure(
         &nsamp(&["run", &good, "--out", "/nonexistent/dir/run"], &d),
