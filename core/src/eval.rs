@@ -208,8 +208,21 @@ pub fn evaluate(
         "no samples to evaluate"
     );
     let metrics = settings.build_metrics(target)?;
-    let (reference, described) = settings.reference_set(target)?;
+    let (mut reference, described) = settings.reference_set(target)?;
     let n = samples.len() / dim;
+    // Particle configurations are compared centre-of-mass free (community files are not always
+    // centred, e.g. the DW-4 test split); energies and distances do not change.
+    let centred;
+    let samples = match target.particles() {
+        Some(p) => {
+            crate::numerics::pairwise::remove_mean(&mut reference, p.n, p.spatial_dim);
+            let mut c = samples.to_vec();
+            crate::numerics::pairwise::remove_mean(&mut c, p.n, p.spatial_dim);
+            centred = c;
+            &centred[..]
+        }
+        None => samples,
+    };
     let metrics_out = score(target, samples, &reference, &metrics)?;
     let exact_floor = if settings.exact_floor {
         let mut rng = floor_streams.stream("exact-floor", 0);
