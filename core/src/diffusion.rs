@@ -18,7 +18,7 @@ use crate::objective::Context;
 use crate::sampler::Sampler;
 use crate::score_sampler::ScoreSdeSampler;
 use crate::target::{CountedTarget, Particles};
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
@@ -368,4 +368,39 @@ impl DiffusionState {
             normalised: false,
         })
     }
+}
+
+/// The score-regression loss of buffer-based diffusion objectives over a batch of B J rows
+/// (copy j of buffer sample i at row i J + j):
+///   (1/B) sum_{ij} w^{ij} lambda(t_i) mean_d (s_theta(t_i, x^{ij}) - S_K(x^{ij}))^2,
+/// with w = 1 when `weights` is None (iDEM: J = 1). Computed as J times the mean over rows, so
+/// iDEM and IW-SM with J = 1 perform the same operations and give the same bits.
+pub fn regression_loss(
+    score: &dyn crate::model::ScoreModel,
+    batch: &Batch,
+    target_score: &[f32],
+    weights: Option<&[f32]>,
+    lambda: Lambda,
+    device: &Device,
+) -> anyhow::Result<Tensor> {
+    let rows = batch.t_rep.len();
+    let copies = rows / batch.t.len();
+    let d = batch.xt.len() / rows;
+    let pred = score.score(
+        &Tensor::from_slice(&batch.t_rep, rows, device)?,
+        &Tensor::from_slice(&batch.xt, (rows, d), device)?,
+    )?;
+    let target = Tensor::from_slice(target_score, (rows, d), device)?;
+    let coef: Vec<f32> = match weights {
+        Some(w) => w
+            .iter()
+            .zip(&batch.h_rep)
+            .map(|(&w, &h)| w * lambda.weight(h))
+            .collect(),
+        None => batch.h_rep.iter().map(|&h| lambda.weight(h)).collect(),
+    };
+    let per_row = (pred - target)?.sqr()?.mean(1)?;
+    let loss = (per_row * Tensor::from_vec(coef, rows, device)?)?.mean_all()?;
+    // x * 1.0 is exact, so J = 1 keeps iDEM's bits.
+    Ok((loss * copies as f64)?)
 }

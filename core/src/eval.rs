@@ -193,6 +193,9 @@ pub struct Evaluation {
     pub n_reference: usize,
     /// Where the reference came from.
     pub reference: String,
+    /// The reference rows as scored (centred for particle targets), for plots.
+    #[serde(skip)]
+    pub reference_rows: Vec<f32>,
 }
 
 /// Scores `samples` under the recipe's protocol. `floor_streams` seeds the exact floor's sample.
@@ -239,5 +242,6 @@ pub fn evaluate(
         n_samples: n,
         n_reference: reference.len() / dim,
         reference: described,
+        reference_rows: reference,
     })
 }

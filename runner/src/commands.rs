@@ -425,9 +425,13 @@ pub fn run(
         ron::ser::to_string_pretty(&report, pretty)?.as_bytes(),
     )?;
 
-    let (reference, _) = r.eval.reference_set(asm.target.inner())?;
-    plots::write_all(&dir, asm.target.inner(), &samples.x, &reference)
-        .unwrap_or_else(|e| log.line(&format!("warning: plots not written: {e:#}"), true));
+    plots::write_all(
+        &dir,
+        asm.target.inner(),
+        &samples.x,
+        &evaluation.reference_rows,
+    )
+    .unwrap_or_else(|e| log.line(&format!("warning: plots not written: {e:#}"), true));
 
     log.line(
         &format!(

@@ -14,8 +14,8 @@ pub mod config;
 pub use config::DemConfig;
 pub use nsamp_core::diffusion::{BufferInit, DiffusionSettings, Lambda, X0Source};
 
-use nsamp_core::candle::{Device, Tensor};
-use nsamp_core::diffusion::{Batch, DiffusionState};
+use nsamp_core::candle::Device;
+use nsamp_core::diffusion::{regression_loss, Batch, DiffusionState};
 use nsamp_core::error::NsampError;
 use nsamp_core::numerics::buffer::ReplayBuffer;
 use nsamp_core::numerics::mc_score::McScore;
@@ -51,36 +51,14 @@ impl Dem {
     }
 }
 
-/// DEM's regression loss: mean_i lambda(t_i) mean_d (pred - target)^2, with the mean target-score
-/// norm as a diagnostic.
-pub fn dem_loss(
-    score: &dyn nsamp_core::ScoreModel,
-    t: &[f32],
-    h: &[f32],
-    xt: &[f32],
-    target_score: &[f32],
-    lambda: Lambda,
-    device: &Device,
-) -> anyhow::Result<StepLoss> {
-    let b = t.len();
-    let d = xt.len() / b;
-    let pred = score.score(
-        &Tensor::from_slice(t, b, device)?,
-        &Tensor::from_slice(xt, (b, d), device)?,
-    )?;
-    let target = Tensor::from_slice(target_score, (b, d), device)?;
-    let lam: Vec<f32> = h.iter().map(|&h| lambda.weight(h)).collect();
-    let per_row = (pred - target)?.sqr()?.mean(1)?;
-    let loss = (per_row * Tensor::from_vec(lam, b, device)?)?.mean_all()?;
-    let mean_norm = target_score
+/// Mean |S_K| over the batch: DEM's per-step diagnostic.
+fn mean_norm(target_score: &[f32], d: usize) -> f64 {
+    let b = target_score.len() / d;
+    target_score
         .chunks_exact(d)
         .map(|r| r.iter().map(|v| (v * v) as f64).sum::<f64>().sqrt())
         .sum::<f64>()
-        / b as f64;
-    Ok(StepLoss {
-        loss,
-        diagnostics: vec![("target_score_norm", mean_norm)],
-    })
+        / b as f64
 }
 
 impl Objective for Dem {
@@ -110,15 +88,18 @@ impl Objective for Dem {
         let score = model.as_score().ok_or_else(|| {
             NsampError::Incompatible("DEM needs a score model (e.g. ScoreMlp)".into())
         })?;
-        dem_loss(
+        let loss = regression_loss(
             score,
-            &self.batch.t,
-            &self.batch.h,
-            &self.batch.xt,
+            &self.batch,
             &self.target_score,
+            None,
             st.settings.lambda,
             cx.device,
-        )
+        )?;
+        Ok(StepLoss {
+            loss,
+            diagnostics: vec![("target_score_norm", mean_norm(&self.target_score, st.dim))],
+        })
     }
 
     fn after_step(&mut self, step: u64, cx: &Context<'_>) -> anyhow::Result<()> {

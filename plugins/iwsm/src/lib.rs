@@ -16,9 +16,9 @@
 
 pub mod weights;
 
-use nsamp_core::candle::{Device, Tensor};
+use nsamp_core::candle::Device;
 use nsamp_core::diffusion::{
-    Batch, BufferInit, DiffusionSettings, DiffusionState, Lambda, X0Source,
+    regression_loss, Batch, BufferInit, DiffusionSettings, DiffusionState, Lambda, X0Source,
 };
 use nsamp_core::error::NsampError;
 use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
@@ -146,39 +146,6 @@ pub struct IwSm {
     log_p: Vec<f32>,
 }
 
-/// The weighted regression loss (1/B) sum_{ij} wbar^{ij} lambda(t_i) mean_d (pred - target)^2,
-/// computed as J * mean over the B J rows of wbar lambda mse, so that J = 1 performs exactly the
-/// operations of iDEM's loss (bit-identical, tested).
-pub fn weighted_loss(
-    score: &dyn nsamp_core::ScoreModel,
-    batch: &Batch,
-    target_score: &[f32],
-    wbar: &[f32],
-    lambda: Lambda,
-    device: &Device,
-) -> anyhow::Result<Tensor> {
-    let rows = batch.t_rep.len();
-    let copies = rows / batch.t.len();
-    let d = batch.xt.len() / rows;
-    let pred = score.score(
-        &Tensor::from_slice(&batch.t_rep, rows, device)?,
-        &Tensor::from_slice(&batch.xt, (rows, d), device)?,
-    )?;
-    let target = Tensor::from_slice(target_score, (rows, d), device)?;
-    let coef: Vec<f32> = wbar
-        .iter()
-        .zip(&batch.h_rep)
-        .map(|(&w, &h)| w * lambda.weight(h))
-        .collect();
-    let per_row = (pred - target)?.sqr()?.mean(1)?;
-    let loss = (per_row * Tensor::from_vec(coef, rows, device)?)?.mean_all()?;
-    Ok(if copies == 1 {
-        loss
-    } else {
-        (loss * copies as f64)?
-    })
-}
-
 impl Objective for IwSm {
     fn init(&mut self, cx: &Context<'_>) -> anyhow::Result<()> {
         let rows = cx.batch * self.cfg.snis;
@@ -216,11 +183,11 @@ impl Objective for IwSm {
         let score = model.as_score().ok_or_else(|| {
             NsampError::Incompatible("IwSm needs a score model (e.g. ScoreMlp)".into())
         })?;
-        let loss = weighted_loss(
+        let loss = regression_loss(
             score,
             &self.batch,
             &self.scores,
-            &wbar,
+            Some(&wbar),
             st.settings.lambda,
             cx.device,
         )?;
