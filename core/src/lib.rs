@@ -10,6 +10,7 @@ pub mod diffusion;
 pub mod error;
 pub mod eval;
 pub mod io;
+pub mod mcmc;
 pub mod metric;
 pub mod metrics;
 pub mod model;
@@ -32,7 +33,7 @@ pub use objective::{Context, Objective, ObjectiveConfig, StepLoss};
 pub use recipe::Recipe;
 pub use registry::Spec;
 pub use sampler::{Sampler, Samples};
-pub use target::{CountedTarget, Particles, Target, TargetConfig};
+pub use target::{CountedTarget, Device, Particles, Target, TargetConfig};
 
 // Re-exported so that plugin crates and `register!` need no direct dependency on them.
 pub use anyhow;
