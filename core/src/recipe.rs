@@ -18,6 +18,7 @@
 use crate::error::NsampError;
 use crate::eval::EvalSettings;
 use crate::registry::{families, Spec};
+use crate::target::Device;
 use crate::train::TrainSettings;
 use anyhow::{anyhow, bail, Context as _};
 use ron::extensions::Extensions;
@@ -42,6 +43,9 @@ pub struct Recipe {
     /// Worker threads for tensor and estimator work (None: 2, or the machine's cores if fewer).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Where the target's energies are evaluated: `Cpu` (default) or `Cuda(0)`.
+    #[serde(default, skip_serializing_if = "Device::is_cpu")]
+    pub device: Device,
     /// The target density.
     pub target: Spec<families::Target>,
     /// The learnable model (None for network-free samplers).

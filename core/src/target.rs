@@ -95,12 +95,39 @@ pub trait Target: Send + Sync {
     }
 }
 
+/// Where a target evaluates its energies (`device: Cuda(0)` in a recipe). Networks stay on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Device {
+    /// The CPU kernels (always built).
+    #[default]
+    Cpu,
+    /// The CUDA kernels on this GPU ordinal (needs the `cuda` cargo feature, a driver and a GPU).
+    Cuda(usize),
+}
+
+impl Device {
+    /// Whether this is the CPU.
+    pub fn is_cpu(&self) -> bool {
+        *self == Device::Cpu
+    }
+}
+
 /// The config of a target: deserialised from a recipe, it builds the target.
 pub trait TargetConfig:
     erased_serde::Serialize + dyn_clone::DynClone + std::fmt::Debug + Send + Sync
 {
-    /// Builds the target.
+    /// Builds the target (CPU).
     fn build(&self) -> anyhow::Result<Box<dyn Target>>;
+    /// Builds the target with its energies on `device`. Targets without GPU kernels refuse
+    /// `Cuda` with an error.
+    fn build_on(&self, device: Device) -> anyhow::Result<Box<dyn Target>> {
+        match device {
+            Device::Cpu => self.build(),
+            Device::Cuda(_) => anyhow::bail!(
+                "this target has no CUDA kernels (the Lennard-Jones targets have): use `device: Cpu`"
+            ),
+        }
+    }
 }
 
 /// A target that counts its energy evaluations: every caller in nsamp goes through it, so a run

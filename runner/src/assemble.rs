@@ -48,7 +48,7 @@ impl Assembled {
             recipe
                 .target
                 .config
-                .build()
+                .build_on(recipe.device)
                 .with_context(|| format!("target `{}`", recipe.target.name))?,
         );
         let (varmap, model) = match &recipe.model {

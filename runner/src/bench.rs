@@ -43,10 +43,64 @@ fn time_step(recipe: &str, iters: usize) -> anyhow::Result<(f64, f64)> {
     Ok(median_ms(times))
 }
 
-/// Runs the benchmark and prints a table.
-pub fn run(iters: usize) -> anyhow::Result<()> {
+/// LJ-55 energy and energy+gradient throughput at 512 x 100 configurations (a Monte Carlo
+/// score batch of the LJ-55 setting): (median ms, configurations/s) for each.
+fn lj55(iters: usize) -> anyhow::Result<[(f64, f64); 2]> {
+    let spec: nsamp_core::registry::Spec<nsamp_core::registry::families::Target> =
+        nsamp_core::registry::Spec::from_ron("Lj55()").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let target = spec.config.build()?;
+    let (n, dim) = (512 * 100, target.dim());
+    // Liquid-like clusters: N(0, 1.2^2) per coordinate (the kernel has no data-dependent branch).
+    let mut x = vec![0f32; n * dim];
+    nsamp_core::numerics::rng::fill_normal(&mut RngStreams::new(0).stream("bench-lj55", 0), &mut x);
+    x.iter_mut().for_each(|v| *v *= 1.2);
+    let (mut e, mut g) = (vec![0f32; n], vec![0f32; n * dim]);
+    let mut out = [(0.0, 0.0); 2];
+    for (w, slot) in out.iter_mut().enumerate() {
+        let mut times = Vec::new();
+        for i in 0..iters.min(20) + 2 {
+            let t = Instant::now();
+            if w == 0 {
+                target.energy(&x, &mut e);
+            } else {
+                target.energy_and_grad(&x, &mut e, &mut g);
+            }
+            if i >= 2 {
+                times.push(t.elapsed().as_secs_f64());
+            }
+        }
+        let (med, _) = median_ms(times);
+        *slot = (med, n as f64 / (med / 1e3));
+    }
+    Ok(out)
+}
+
+/// Runs the benchmark and prints a table; `only` restricts it to one group (`gmm`, `lj55`).
+pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     anyhow::ensure!(iters >= 3, "--iters must be at least 3");
     let threads = crate::threads::current();
+    if let Some(o) = only {
+        anyhow::ensure!(
+            o == "gmm" || o == "lj55",
+            "--only: unknown group `{o}` (gmm, lj55)"
+        );
+    }
+    if only != Some("gmm") {
+        crate::assemble::ensure_registry()?;
+        let [e, eg] = lj55(iters)?;
+        println!("nsamp bench: threads={threads} (median of up to 20)");
+        println!(
+            "  lj55_energy      512 x 100 configs   {:8.2} ms  ({:.3e} configs/s)",
+            e.0, e.1
+        );
+        println!(
+            "  lj55_energy_grad 512 x 100 configs   {:8.2} ms  ({:.3e} configs/s)",
+            eg.0, eg.1
+        );
+        if only == Some("lj55") {
+            return Ok(());
+        }
+    }
     let recipe = Recipe::parse(RECIPE, "bench")?;
     let asm = Assembled::new(recipe)?;
     let target: CountedTarget = asm.target.clone();

@@ -20,12 +20,14 @@ pub struct LjPair {
 impl PairPotential for LjPair {
     #[inline(always)]
     fn value_and_ds(&self, s: f32) -> (f32, f32) {
-        let r2 = (s + self.softening) / (self.rm * self.rm);
+        // Loop-invariant reciprocal (hoisted out of the pair loop): one division per pair.
+        let inv_rm2 = 1.0 / (self.rm * self.rm);
+        let r2 = (s + self.softening) * inv_rm2;
         let inv2 = 1.0 / r2;
         let inv6 = inv2 * inv2 * inv2;
         let v = 2.0 * self.eps * (inv6 * inv6 - 2.0 * inv6);
         // d/dr2 (r2^-6 - 2 r2^-3) = -6 r2^-7 + 6 r2^-4; chain rule through r2 = (s + soft) / rm^2.
-        let dv = 2.0 * self.eps * 6.0 * (inv6 - inv6 * inv6) * inv2 / (self.rm * self.rm);
+        let dv = 12.0 * self.eps * (inv6 - inv6 * inv6) * inv2 * inv_rm2;
         (v, dv)
     }
 }
