@@ -66,7 +66,16 @@ impl EvalSettings {
         match &self.reference {
             Reference::File(p) => load_rows(Path::new(p), target.dim())
                 .map(|_| ())
-                .with_context(|| "eval.reference".to_string()),
+                .with_context(|| {
+                    if Path::new(p).exists() {
+                        "eval.reference".to_string()
+                    } else {
+                        format!(
+                            "eval.reference (draw an MCMC reference set with \
+                             `nsamp reference RECIPE -n 10000 -o {p}`)"
+                        )
+                    }
+                }),
             Reference::Exact => {
                 let mut rng = RngStreams::new(0).stream("probe", 0);
                 anyhow::ensure!(

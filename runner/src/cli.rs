@@ -96,16 +96,41 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw a long-MCMC reference set for a recipe's target (MALA or HMC, many chains, thinned by
+    /// the measured autocorrelation time); writes OUT.npy and OUT.npy.json (provenance, cost).
+    Reference {
+        /// The recipe whose target is sampled (.ron).
+        recipe: PathBuf,
+        /// Number of samples.
+        #[arg(short = 'n', long)]
+        n: usize,
+        /// Output .npy file (default: references/<recipe name>-mcmc.npy).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Seed of the chains (default: the recipe's seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Sampler settings.
+        #[command(flatten)]
+        mcmc: crate::reference::ReferenceArgs,
+        /// Overrides, as for `run`.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        sets: Vec<String>,
+    },
     /// Write the schema documentation (schemas/components.md) from the registry.
     Schema {
         /// Output file (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Time the hot paths: the Monte Carlo score (GMM-40, B = 512, K = 500) and an iDEM step.
+    /// Time the hot paths: LJ-55 energies (512 x 100 configurations), the Monte Carlo score
+    /// (GMM-40, B = 512, K = 500) and the iDEM, IW-SM and DwES steps.
     Bench {
         /// Timed iterations per figure (median reported).
         #[arg(long, default_value_t = 30)]
         iters: usize,
+        /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES steps) or `lj55` (LJ-55 energies).
+        #[arg(long)]
+        only: Option<String>,
     },
 }

@@ -57,6 +57,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             reference,
             json,
         } => evaluate(&source, samples, reference, json, cli.threads),
+        Command::Reference {
+            recipe,
+            n,
+            out,
+            seed,
+            mcmc,
+            sets,
+        } => crate::reference::reference(&recipe, &sets, n, out, seed, &mcmc, cli.threads)
+            .map(|_| ()),
         Command::Schema { out } => {
             let text = schema_markdown();
             match out {
@@ -67,14 +76,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Bench { iters } => {
+        Command::Bench { iters, only } => {
             threads::configure(cli.threads.unwrap_or_else(threads::default_threads))?;
-            crate::bench::run(iters)
+            crate::bench::run(iters, only.as_deref())
         }
     }
 }
 
-fn load_recipe(path: &Path, sets: &[String]) -> anyhow::Result<Recipe> {
+pub(crate) fn load_recipe(path: &Path, sets: &[String]) -> anyhow::Result<Recipe> {
     Recipe::from_file(path)?.with_overrides(sets)
 }
 
@@ -209,7 +218,7 @@ pub fn schema_markdown() -> String {
     s
 }
 
-fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
+pub(crate) fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
         ProgressStyle::with_template(
@@ -223,7 +232,7 @@ fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
 }
 
 /// Whether progress output goes to a terminal (else the bar is hidden and log lines are printed).
-fn interactive() -> bool {
+pub(crate) fn interactive() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
 }

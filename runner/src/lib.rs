@@ -21,6 +21,7 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod plots;
+pub mod reference;
 pub mod rundir;
 pub mod table;
 pub mod threads;
