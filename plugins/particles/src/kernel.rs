@@ -7,15 +7,16 @@
 //! blocks are padded with copies of their first configuration. Scratch is allocated once per
 //! parallel chunk, never per configuration.
 
-// Lane-indexed loops over fixed-size arrays are the form that vectorises here.
+// Index loops over the D coordinates (a const generic) are the form that unrolls cleanly here.
 #![allow(clippy::needless_range_loop)]
 
+use crate::lanes::{F32x16, LANES};
 use crate::pair::PairPotential;
 
 /// Configurations per vector block (one AVX-512 register of f32).
-pub const BLOCK: usize = 16;
+pub const BLOCK: usize = LANES;
 
-type Lane = [f32; BLOCK];
+type Lane = F32x16;
 
 /// Per-thread scratch for [`pair_sum_block`].
 #[derive(Debug, Default)]
@@ -24,12 +25,13 @@ pub struct Scratch {
     grads: Vec<Lane>,
 }
 
-/// Pair-sum energies of the `e.len() <= BLOCK` configurations in `x` (n particles of D dims,
-/// row-major per configuration) into `e`, and their gradients into `grad` when given
-/// (overwritten).
+/// Energies sum_{i<j} v(|x_i - x_j|^2) + (k/2) sum_i |x_i - x_mean|^2 (k = `harmonic`) of the
+/// `e.len() <= BLOCK` configurations in `x` (n particles of D dims, row-major per configuration)
+/// into `e`, and their gradients into `grad` when given (overwritten).
 #[inline]
 pub fn pair_sum_block<P: PairPotential, const D: usize>(
     pair: &P,
+    harmonic: f32,
     n: usize,
     x: &[f32],
     e: &mut [f32],
@@ -39,69 +41,100 @@ pub fn pair_sum_block<P: PairPotential, const D: usize>(
     let nb = e.len();
     let dim = n * D;
     debug_assert!((1..=BLOCK).contains(&nb) && x.len() == nb * dim);
-    sc.coords.resize(dim, [0.0; BLOCK]);
-    for (q, lane) in sc.coords.iter_mut().enumerate() {
-        for (l, v) in lane.iter_mut().enumerate() {
-            *v = x[(if l < nb { l } else { 0 }) * dim + q];
+    // Transpose: contiguous reads, lane-strided writes (no gathers or scatters).
+    sc.coords.resize(dim, F32x16::default());
+    for l in 0..BLOCK {
+        let row = &x[(if l < nb { l } else { 0 }) * dim..][..dim];
+        for (lane, &v) in sc.coords.iter_mut().zip(row) {
+            lane.0[l] = v;
         }
     }
-    let mut energy = [0f32; BLOCK];
+    let mut energy = F32x16::default();
+    // The harmonic restraint to the centre of mass, lane-wise; its gradient k (x_i - mean)
+    // (the mean's own dependence cancels since sum_i (x_i - mean) = 0).
+    let mut mean = [F32x16::default(); D];
+    if harmonic != 0.0 {
+        for i in 0..n {
+            for k in 0..D {
+                mean[k] = mean[k] + sc.coords[i * D + k];
+            }
+        }
+        for m in mean.iter_mut() {
+            *m = *m * (1.0 / n as f32);
+        }
+        for i in 0..n {
+            for k in 0..D {
+                let c = sc.coords[i * D + k] - mean[k];
+                energy = energy + c * c * (0.5 * harmonic);
+            }
+        }
+    }
     match grad {
         None => {
             for i in 0..n {
-                let ci: [Lane; D] = std::array::from_fn(|k| sc.coords[i * D + k]);
-                for j in i + 1..n {
-                    let cj = &sc.coords[j * D..(j + 1) * D];
-                    for l in 0..BLOCK {
-                        let mut s = 0f32;
-                        for k in 0..D {
-                            let d = ci[k][l] - cj[k][l];
-                            s += d * d;
-                        }
-                        energy[l] += pair.value_and_ds(s).0;
+                let mut ci = [F32x16::default(); D];
+                ci.copy_from_slice(&sc.coords[i * D..(i + 1) * D]);
+                let mut ei = F32x16::default();
+                for cj in sc.coords[(i + 1) * D..].chunks_exact(D) {
+                    let mut s = F32x16::default();
+                    for k in 0..D {
+                        let d = ci[k] - cj[k];
+                        s = s + d * d;
                     }
+                    ei = ei + pair.value_lanes(s);
                 }
+                energy = energy + ei;
             }
         }
         Some(grad) => {
             sc.grads.clear();
-            sc.grads.resize(dim, [0.0; BLOCK]);
-            for i in 0..n {
-                let ci: [Lane; D] = std::array::from_fn(|k| sc.coords[i * D + k]);
-                let mut gi = [[0f32; BLOCK]; D];
-                for j in i + 1..n {
-                    let cj = &sc.coords[j * D..(j + 1) * D];
-                    let gj = &mut sc.grads[j * D..(j + 1) * D];
-                    for l in 0..BLOCK {
-                        let mut d = [0f32; D];
-                        let mut s = 0f32;
-                        for k in 0..D {
-                            d[k] = ci[k][l] - cj[k][l];
-                            s += d[k] * d[k];
-                        }
-                        let (v, dv) = pair.value_and_ds(s);
-                        energy[l] += v;
-                        // d/dx_i v(s) = 2 v'(s) (x_i - x_j); the opposite for x_j.
-                        let f = 2.0 * dv;
-                        for k in 0..D {
-                            let t = f * d[k];
-                            gi[k][l] += t;
-                            gj[k][l] -= t;
-                        }
-                    }
-                }
-                for k in 0..D {
-                    for l in 0..BLOCK {
-                        sc.grads[i * D + k][l] += gi[k][l];
+            sc.grads.resize(dim, F32x16::default());
+            if harmonic != 0.0 {
+                for i in 0..n {
+                    for k in 0..D {
+                        sc.grads[i * D + k] = (sc.coords[i * D + k] - mean[k]) * harmonic;
                     }
                 }
             }
-            for (q, lane) in sc.grads.iter().enumerate() {
-                for l in 0..nb {
-                    grad[l * dim + q] = lane[l];
+            for i in 0..n {
+                let mut ci = [F32x16::default(); D];
+                ci.copy_from_slice(&sc.coords[i * D..(i + 1) * D]);
+                // Per-i accumulators in registers: the j loop carries no dependency through memory.
+                let mut gi = [F32x16::default(); D];
+                let mut ei = F32x16::default();
+                let rest = (i + 1) * D;
+                for (cj, gj) in sc.coords[rest..]
+                    .chunks_exact(D)
+                    .zip(sc.grads[rest..].chunks_exact_mut(D))
+                {
+                    // (Explicit loops: `array::from_fn` here was left as an outlined call.)
+                    let mut d = [F32x16::default(); D];
+                    let mut s = F32x16::default();
+                    for k in 0..D {
+                        d[k] = ci[k] - cj[k];
+                        s = s + d[k] * d[k];
+                    }
+                    let (v, dv) = pair.value_and_ds_lanes(s);
+                    ei = ei + v;
+                    // d/dx_i v(s) = 2 v'(s) (x_i - x_j); the opposite for x_j.
+                    let f = dv * 2.0;
+                    for k in 0..D {
+                        let t = f * d[k];
+                        gi[k] = gi[k] + t;
+                        gj[k] = gj[k] - t;
+                    }
+                }
+                energy = energy + ei;
+                for k in 0..D {
+                    sc.grads[i * D + k] = sc.grads[i * D + k] + gi[k];
+                }
+            }
+            for l in 0..nb {
+                for (g, lane) in grad[l * dim..(l + 1) * dim].iter_mut().zip(&sc.grads) {
+                    *g = lane.0[l];
                 }
             }
         }
     }
-    e.copy_from_slice(&energy[..nb]);
+    e.copy_from_slice(&energy.0[..nb]);
 }

@@ -12,6 +12,7 @@
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod kernel;
+pub mod lanes;
 pub mod pair;
 
 use nsamp_core::rayon::prelude::*;
@@ -50,25 +51,20 @@ impl<P: PairPotential> PairSystem<P> {
     }
 
     /// E and (optionally) grad E of up to `kernel::BLOCK` configurations: the vectorised kernel
-    /// for 2-D and 3-D, the plain pair loop otherwise; then the harmonic restraint.
+    /// for 2-D and 3-D, the plain loops otherwise.
     fn block(&self, x: &[f32], e: &mut [f32], grad: Option<&mut [f32]>, sc: &mut kernel::Scratch) {
         let n = self.particles.n;
         let dim = self.dim();
         let mut g = grad;
         match self.particles.spatial_dim {
-            2 => kernel::pair_sum_block::<P, 2>(&self.pair, n, x, e, g.as_deref_mut(), sc),
-            3 => kernel::pair_sum_block::<P, 3>(&self.pair, n, x, e, g.as_deref_mut(), sc),
+            2 => kernel::pair_sum_block::<P, 2>(&self.pair, self.harmonic, n, x, e, g, sc),
+            3 => kernel::pair_sum_block::<P, 3>(&self.pair, self.harmonic, n, x, e, g, sc),
             _ => {
                 for (r, ei) in e.iter_mut().enumerate() {
-                    let gr = g.as_deref_mut().map(|g| &mut g[r * dim..(r + 1) * dim]);
-                    *ei = self.pair_loop(&x[r * dim..(r + 1) * dim], gr);
+                    let xr = &x[r * dim..(r + 1) * dim];
+                    let mut gr = g.as_deref_mut().map(|g| &mut g[r * dim..(r + 1) * dim]);
+                    *ei = self.pair_loop(xr, gr.as_deref_mut()) + self.restraint(xr, gr);
                 }
-            }
-        }
-        if self.harmonic != 0.0 {
-            for (r, ei) in e.iter_mut().enumerate() {
-                let gr = g.as_deref_mut().map(|g| &mut g[r * dim..(r + 1) * dim]);
-                *ei += self.restraint(&x[r * dim..(r + 1) * dim], gr);
             }
         }
     }

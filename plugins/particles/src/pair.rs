@@ -1,9 +1,26 @@
 //! Pair potentials as functions of the squared distance s = |x_i - x_j|^2.
 
+use crate::lanes::F32x16;
+
 /// A pair potential v(s) of the squared distance, with dv/ds.
 pub trait PairPotential: Send + Sync + Clone + std::fmt::Debug + 'static {
     /// (v(s), dv/ds).
     fn value_and_ds(&self, s: f32) -> (f32, f32);
+    /// v(s) on sixteen lanes (the kernel's energy-only path).
+    #[inline(always)]
+    fn value_lanes(&self, s: F32x16) -> F32x16 {
+        s.map(|s| self.value_and_ds(s).0)
+    }
+    /// (v(s), dv/ds) on sixteen lanes.
+    #[inline(always)]
+    fn value_and_ds_lanes(&self, s: F32x16) -> (F32x16, F32x16) {
+        let mut v = F32x16::default();
+        let mut d = F32x16::default();
+        for l in 0..crate::lanes::LANES {
+            (v.0[l], d.0[l]) = self.value_and_ds(s.0[l]);
+        }
+        (v, d)
+    }
 }
 
 /// Lennard-Jones counted over ordered pairs: v = 2 eps [(rm/r)^12 - 2 (rm/r)^6], r^2 = s + softening.
@@ -28,6 +45,23 @@ impl PairPotential for LjPair {
         let v = 2.0 * self.eps * (inv6 * inv6 - 2.0 * inv6);
         // d/dr2 (r2^-6 - 2 r2^-3) = -6 r2^-7 + 6 r2^-4; chain rule through r2 = (s + soft) / rm^2.
         let dv = 12.0 * self.eps * (inv6 - inv6 * inv6) * inv2 * inv_rm2;
+        (v, dv)
+    }
+    #[inline(always)]
+    fn value_lanes(&self, s: F32x16) -> F32x16 {
+        let inv_rm2 = 1.0 / (self.rm * self.rm);
+        let inv2 = F32x16::splat(1.0) / ((s + self.softening) * inv_rm2);
+        let inv6 = inv2 * inv2 * inv2;
+        (inv6 * inv6 - inv6 * 2.0) * (2.0 * self.eps)
+    }
+    #[inline(always)]
+    fn value_and_ds_lanes(&self, s: F32x16) -> (F32x16, F32x16) {
+        let inv_rm2 = 1.0 / (self.rm * self.rm);
+        let inv2 = F32x16::splat(1.0) / ((s + self.softening) * inv_rm2);
+        let inv6 = inv2 * inv2 * inv2;
+        let inv12 = inv6 * inv6;
+        let v = (inv12 - inv6 * 2.0) * (2.0 * self.eps);
+        let dv = (inv6 - inv12) * inv2 * (12.0 * self.eps * inv_rm2);
         (v, dv)
     }
 }
