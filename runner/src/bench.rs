@@ -45,10 +45,11 @@ fn time_step(recipe: &str, iters: usize) -> anyhow::Result<(f64, f64)> {
 
 /// LJ-55 energy and energy+gradient throughput at 512 x 100 configurations (a Monte Carlo
 /// score batch of the LJ-55 setting): (median ms, configurations/s) for each.
-fn lj55(iters: usize) -> anyhow::Result<[(f64, f64); 2]> {
+/// On `Device::Cuda(0)` the figures include the host-device copies of x, E and grad E.
+fn lj55(iters: usize, device: nsamp_core::Device) -> anyhow::Result<[(f64, f64); 2]> {
     let spec: nsamp_core::registry::Spec<nsamp_core::registry::families::Target> =
         nsamp_core::registry::Spec::from_ron("Lj55()").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let target = spec.config.build()?;
+    let target = spec.config.build_on(device)?;
     let (n, dim) = (512 * 100, target.dim());
     // Liquid-like clusters: N(0, 1.2^2) per coordinate (the kernel has no data-dependent branch).
     let mut x = vec![0f32; n * dim];
@@ -87,7 +88,7 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     }
     if only != Some("gmm") {
         crate::assemble::ensure_registry()?;
-        let [e, eg] = lj55(iters)?;
+        let [e, eg] = lj55(iters, nsamp_core::Device::Cpu)?;
         println!("nsamp bench: threads={threads} (median of up to 20)");
         println!(
             "  lj55_energy      512 x 100 configs   {:8.2} ms  ({:.3e} configs/s)",
@@ -97,6 +98,20 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
             "  lj55_energy_grad 512 x 100 configs   {:8.2} ms  ({:.3e} configs/s)",
             eg.0, eg.1
         );
+        // The same on GPU 0, where this build and machine have one.
+        match lj55(iters, nsamp_core::Device::Cuda(0)) {
+            Ok([e, eg]) => {
+                println!(
+                    "  lj55_energy      Cuda(0), with copies {:8.2} ms  ({:.3e} configs/s)",
+                    e.0, e.1
+                );
+                println!(
+                    "  lj55_energy_grad Cuda(0), with copies {:8.2} ms  ({:.3e} configs/s)",
+                    eg.0, eg.1
+                );
+            }
+            Err(err) => println!("  lj55 on Cuda(0): not measured ({err:#})"),
+        }
         if only == Some("lj55") {
             return Ok(());
         }
