@@ -15,6 +15,8 @@ pub struct ModelShape {
     pub dim: usize,
     /// Particle structure, if any.
     pub particles: Option<crate::target::Particles>,
+    /// Side of a square lattice, if the target is one (checkerboard masks).
+    pub lattice_side: Option<usize>,
 }
 
 /// A score network s_theta(t, x) ~ grad_x log p_t(x).

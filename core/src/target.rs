@@ -73,6 +73,10 @@ pub trait Target: Send + Sync {
     fn energy(&self, x: &[f32], energy: &mut [f32]);
     /// Writes E(x_i) and grad_x E(x_i) for each row.
     fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]);
+    /// Side L of a square periodic lattice (phi^4: sites row-major, dim = L^2), if the target is one.
+    fn lattice_side(&self) -> Option<usize> {
+        None
+    }
     /// Exact independent samples, if the target can draw them (mixtures can).
     fn exact_sample(&self, _n: usize, _rng: &mut Rng) -> Option<Vec<f32>> {
         None

@@ -58,6 +58,7 @@ impl Assembled {
                 let shape = ModelShape {
                     dim: target.dim(),
                     particles: target.inner().particles(),
+                    lattice_side: target.inner().lattice_side(),
                 };
                 let m = spec
                     .config

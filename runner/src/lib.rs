@@ -14,6 +14,7 @@ extern crate nsamp_plugin_egnn;
 extern crate nsamp_plugin_gmm;
 extern crate nsamp_plugin_iwsm;
 extern crate nsamp_plugin_particles;
+extern crate nsamp_plugin_phi4;
 extern crate nsamp_plugin_score_mlp;
 
 pub mod assemble;

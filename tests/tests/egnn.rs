@@ -20,6 +20,7 @@ fn build(n: usize, d: usize, layers: usize) -> (Box<dyn Model>, VarMap) {
             &ModelShape {
                 dim: n * d,
                 particles: Some(Particles { n, spatial_dim: d }),
+                lattice_side: None,
             },
             vb,
         )

@@ -161,6 +161,7 @@ fn score_mlp_has_the_papers_parameter_count_and_seeded_weights() {
                 &ModelShape {
                     dim: 2,
                     particles: None,
+                    lattice_side: None,
                 },
                 vb,
             )

@@ -6,7 +6,7 @@
 //!    centre-of-mass free for particles, then `descent_steps` of clipped gradient descent so that
 //!    no chain starts in an overlap (Lennard-Jones energies of random points are astronomic).
 //! 2. Burn-in (`burn_in` steps): each chain adapts log eps by Robbins-Monro,
-//!    log eps += (alpha - target_accept) / (t + 10)^0.6; at the end every chain takes the median.
+//!    log eps += (alpha - target_accept) / (t + 3)^0.6; at the end every chain takes the median.
 //! 3. Pilot (`pilot` steps, fixed eps): tau of the energy trace sets the thinning,
 //!    thin = ceil(tau) unless given.
 //! 4. Production: ceil(n / C) states per chain, every `thin` steps; tau is measured again on the
@@ -60,8 +60,10 @@ pub struct McmcSettings {
     pub thin: Option<usize>,
     /// Target acceptance rate; None: 0.574 (MALA) or 0.8 (HMC).
     pub target_accept: Option<f64>,
-    /// Initial step size, in units of natural_scale^2 (MALA eps) or natural_scale (HMC).
-    pub init_step: f32,
+    /// Initial step size, in units of natural_scale^2 (MALA eps) or natural_scale (HMC);
+    /// None: 1e-3 (MALA) or 0.05 (HMC). Adaptation moves it by orders of magnitude in a few
+    /// hundred steps either way.
+    pub init_step: Option<f32>,
     /// Standard deviation of the starting points; None: the target's natural scale.
     pub init_scale: Option<f32>,
     /// Clipped gradient-descent steps before burn-in.
@@ -77,7 +79,7 @@ impl Default for McmcSettings {
             pilot: 1000,
             thin: None,
             target_accept: None,
-            init_step: 1e-3,
+            init_step: None,
             init_scale: None,
             descent_steps: 500,
         }
@@ -169,8 +171,8 @@ pub fn run_mcmc(
         progress("descent", t as u64 + 1, s.descent_steps as u64);
     }
     let step0 = match s.method {
-        Method::Mala => s.init_step * scale * scale,
-        Method::Hmc(_) => s.init_step * scale,
+        Method::Mala => s.init_step.unwrap_or(1e-3) * scale * scale,
+        Method::Hmc(_) => s.init_step.unwrap_or(0.05) * scale,
     };
     let mut chains = Chains::new(target, x, step0)?;
     let mut t_global = 0u64;
@@ -185,7 +187,7 @@ pub fn run_mcmc(
     for t in 0..s.burn_in {
         let prob = advance(&mut chains, t_global);
         t_global += 1;
-        let gain = 1.0 / (t as f64 + 10.0).powf(0.6);
+        let gain = 1.0 / (t as f64 + 3.0).powf(0.6);
         for (eps, a) in chains.step.iter_mut().zip(&prob) {
             *eps = ((*eps as f64).ln() + gain * (a - target_accept)).exp() as f32;
         }
