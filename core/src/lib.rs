@@ -28,7 +28,7 @@ pub mod train;
 pub use corrector::{Corrected, Corrector, CorrectorConfig};
 pub use error::NsampError;
 pub use metric::{Metric, MetricConfig, MetricInput};
-pub use model::{Model, ModelConfig, ModelShape, ScoreModel};
+pub use model::{FlowModel, Model, ModelConfig, ModelShape, ScoreModel};
 pub use objective::{Context, Objective, ObjectiveConfig, StepLoss};
 pub use recipe::Recipe;
 pub use registry::Spec;

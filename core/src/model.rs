@@ -25,10 +25,29 @@ pub trait ScoreModel: Send + Sync {
     fn score(&self, t: &Tensor, x: &Tensor) -> candle_core::Result<Tensor>;
 }
 
+/// A normalising flow x = T(z), z ~ N(0, I), with an exact density.
+///
+/// Base noise is an input (drawn by the caller from the run's seeded streams: candle's CPU
+/// generator cannot be seeded). All three maps are tensor ops that candle differentiates with
+/// respect to the parameters (first order): `score` is written as an explicit input-gradient,
+/// so training on it needs no second-order autodiff.
+pub trait FlowModel: Send + Sync {
+    /// Pushes base noise z (n, d) forward: (x, log q(x)) with shapes (n, d) and (n,).
+    fn sample_with_log_prob(&self, z: &Tensor) -> candle_core::Result<(Tensor, Tensor)>;
+    /// log q(x) for a batch (n, d) -> (n,).
+    fn log_prob(&self, x: &Tensor) -> candle_core::Result<Tensor>;
+    /// grad_x log q(x), (n, d) -> (n, d).
+    fn score(&self, x: &Tensor) -> candle_core::Result<Tensor>;
+}
+
 /// A learnable sampler.
 pub trait Model: Send + Sync {
     /// The model as a score network, if it is one.
     fn as_score(&self) -> Option<&dyn ScoreModel> {
+        None
+    }
+    /// The model as a normalising flow, if it is one.
+    fn as_flow(&self) -> Option<&dyn FlowModel> {
         None
     }
     /// A short human description ("ScoreMlp: 99,074 parameters").
