@@ -3,7 +3,7 @@
 //! i.e. the score a perfect sampler gets).
 
 use crate::io::read_npy;
-use crate::metric::{Metric, MetricInput};
+use crate::metric::{Metric, MetricInput, ModelDensity};
 use crate::numerics::rng::RngStreams;
 use crate::registry::{families, Spec};
 use crate::target::Target;
@@ -159,6 +159,7 @@ pub fn score(
     samples: &[f32],
     reference: &[f32],
     metrics: &[Box<dyn Metric>],
+    density: Option<&ModelDensity>,
 ) -> anyhow::Result<BTreeMap<String, f64>> {
     let dim = target.dim();
     let se = energies(target, samples);
@@ -170,9 +171,13 @@ pub fn score(
         sample_energy: &se,
         reference_energy: &re,
         target,
+        density,
     };
     let mut out = BTreeMap::new();
     for m in metrics {
+        if m.needs_density() && density.is_none() {
+            continue;
+        }
         for (k, v) in m.compute(&input)? {
             out.insert(k, v);
         }
@@ -207,12 +212,24 @@ pub struct Evaluation {
     pub reference_rows: Vec<f32>,
 }
 
-/// Scores `samples` under the recipe's protocol. `floor_streams` seeds the exact floor's sample.
+/// A flow's own samples and its log-density, for the density metrics (NLL, RNLL, ESS).
+pub struct ModelSamples<'a> {
+    /// The model's samples before any corrector, row-major.
+    pub x: &'a [f32],
+    /// Their log q.
+    pub log_q: &'a [f32],
+    /// log q of arbitrary rows (the reference set).
+    pub log_prob: &'a dyn Fn(&[f32]) -> anyhow::Result<Vec<f32>>,
+}
+
+/// Scores `samples` under the recipe's protocol. `floor_streams` seeds the exact floor's sample;
+/// `model` (flows) feeds the density metrics, which the exact floor does not report.
 pub fn evaluate(
     target: &dyn Target,
     samples: &[f32],
     settings: &EvalSettings,
     floor_streams: &RngStreams,
+    model: Option<ModelSamples<'_>>,
 ) -> anyhow::Result<Evaluation> {
     let dim = target.dim();
     anyhow::ensure!(
@@ -235,11 +252,19 @@ pub fn evaluate(
         }
         None => samples,
     };
-    let metrics_out = score(target, samples, &reference, &metrics)?;
+    let density = match model {
+        Some(m) => Some(ModelDensity {
+            sample_log_q: m.log_q.to_vec(),
+            sample_energy: energies(target, m.x),
+            reference_log_q: (m.log_prob)(&reference)?,
+        }),
+        None => None,
+    };
+    let metrics_out = score(target, samples, &reference, &metrics, density.as_ref())?;
     let exact_floor = if settings.exact_floor {
         let mut rng = floor_streams.stream("exact-floor", 0);
         match target.exact_sample(n, &mut rng) {
-            Some(fresh) => Some(score(target, &fresh, &reference, &metrics)?),
+            Some(fresh) => Some(score(target, &fresh, &reference, &metrics, None)?),
             None => None,
         }
     } else {

@@ -16,6 +16,19 @@ pub struct MetricInput<'a> {
     pub reference_energy: &'a [f32],
     /// The target (for mixture structure, particles, bounds).
     pub target: &'a dyn Target,
+    /// The trained model's density where it has one (flows), for NLL, RNLL and ESS.
+    pub density: Option<&'a ModelDensity>,
+}
+
+/// A flow's density at its own samples and at the reference rows.
+#[derive(Debug, Clone)]
+pub struct ModelDensity {
+    /// log q of the model's own samples (drawn before any corrector).
+    pub sample_log_q: Vec<f32>,
+    /// E of those samples.
+    pub sample_energy: Vec<f32>,
+    /// log q of the reference rows.
+    pub reference_log_q: Vec<f32>,
 }
 
 /// A metric: returns one or more named values.
@@ -23,6 +36,11 @@ pub trait Metric: Send + Sync {
     /// Checks that the metric applies to this target (called by `nsamp check`).
     fn check(&self, _target: &dyn Target) -> anyhow::Result<()> {
         Ok(())
+    }
+    /// Whether the metric needs the model's density ([`MetricInput::density`]); such metrics are
+    /// skipped where there is none (the exact floor, `nsamp eval` of external samples).
+    fn needs_density(&self) -> bool {
+        false
     }
     /// Computes the metric.
     fn compute(&self, input: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>>;

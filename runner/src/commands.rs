@@ -375,6 +375,8 @@ pub fn run(
     let sample_time = t1.elapsed().as_secs_f64();
     let sample_evals = asm.target.evals() - train_evals;
 
+    // A flow's own samples and densities, kept for the density metrics (NLL, RNLL, ESS).
+    let model_samples = samples.log_q.clone().map(|lq| (samples.x.clone(), lq));
     let (samples, corrector_report) = match asm.corrector.as_mut() {
         Some(c) => {
             let corrected = c.correct(samples, &asm.target, &asm.streams.derive("corrector"))?;
@@ -386,11 +388,31 @@ pub fn run(
     write_npy(&dir.join("samples.npy"), &samples.x, samples.dim)?;
 
     let t2 = Instant::now();
+    let flow = asm.model.as_deref().and_then(|m| m.as_flow());
+    let log_prob = |rows: &[f32]| -> anyhow::Result<Vec<f32>> {
+        let f = flow.ok_or_else(|| anyhow::anyhow!("no flow"))?;
+        let d = asm.target.dim();
+        let mut out = Vec::with_capacity(rows.len() / d);
+        for c in rows.chunks(4096 * d) {
+            let x = nsamp_core::candle::Tensor::from_slice(c, (c.len() / d, d), &asm.device)?;
+            out.extend(f.log_prob(&x)?.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    };
+    let model = match (&model_samples, flow) {
+        (Some((x, lq)), Some(_)) => Some(eval::ModelSamples {
+            x,
+            log_q: lq,
+            log_prob: &log_prob,
+        }),
+        _ => None,
+    };
     let evaluation = eval::evaluate(
         asm.target.inner(),
         &samples.x,
         &r.eval,
         &asm.streams.derive("exact-floor"),
+        model,
     )?;
     let eval_time = t2.elapsed().as_secs_f64();
 
@@ -449,8 +471,12 @@ pub fn run(
         true,
     );
     print!("{}", metrics_table(&evaluation));
+    for (k, v) in &corrector_report {
+        println!("  corrector {k:<14} {v:>10.4}");
+    }
     println!(
-        "energy evaluations: training {train_evals}, sampling {sample_evals}\nrun directory: {}",
+        "energy evaluations: training {train_evals}, sampling {sample_evals}, correction \
+         {correct_evals}\nrun directory: {}",
         dir.display()
     );
     Ok(RunOutcome {
@@ -659,7 +685,7 @@ pub fn evaluate(
     let target = recipe.target.config.build()?;
     let x = eval::load_rows(&samples_path, target.dim())?;
     let streams = nsamp_core::numerics::rng::RngStreams::new(recipe.seed).derive("exact-floor");
-    let e = eval::evaluate(&*target, &x, &recipe.eval, &streams)?;
+    let e = eval::evaluate(&*target, &x, &recipe.eval, &streams, None)?;
     if as_json {
         let v = json!({
             "samples": samples_path.display().to_string(),

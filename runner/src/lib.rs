@@ -8,9 +8,11 @@
 //! ```
 
 // Name every built-in plugin once, so that rustc links them and their registrations run.
+extern crate nsamp_plugin_correctors;
 extern crate nsamp_plugin_dem;
 extern crate nsamp_plugin_dwes;
 extern crate nsamp_plugin_egnn;
+extern crate nsamp_plugin_flow_objectives;
 extern crate nsamp_plugin_gmm;
 extern crate nsamp_plugin_iwsm;
 extern crate nsamp_plugin_particles;

@@ -225,7 +225,7 @@ fn mc_score_sde_samples_gmm40_near_the_exact_floor() {
             .collect(),
         exact_floor: true,
     };
-    let e = nsamp_core::eval::evaluate(t.inner(), &x, &eval, &s).unwrap();
+    let e = nsamp_core::eval::evaluate(t.inner(), &x, &eval, &s, None).unwrap();
     let floor = e.exact_floor.unwrap();
     assert_eq!(e.metrics["modes_covered"], 40.0);
     assert!(
@@ -265,6 +265,7 @@ fn dtvd_known_cases() {
             sample_energy: &e,
             reference_energy: &e,
             target: &*t,
+            density: None,
         };
         m.compute(&i).unwrap()[0].1
     };

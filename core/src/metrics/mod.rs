@@ -8,7 +8,9 @@
 //! - `DTvd`: total variation between histograms of all interparticle distances (particles).
 //! - `ModeCoverage`: share of mixture components holding at least a set share of the samples,
 //!   and the TVD between component occupancies and the true weights.
+//! - `Nll`, `Rnll`, `Ess`: density metrics of flows ([`density`]).
 
+pub mod density;
 pub mod histogram;
 pub mod modes;
 pub mod transport;
@@ -164,6 +166,7 @@ impl Metric for ModeCoverage {
             ("mode_coverage".into(), c.coverage),
             ("modes_covered".into(), c.covered as f64),
             ("mode_tvd".into(), c.occupancy_tvd),
+            ("between_modes".into(), c.between_modes),
         ])
     }
 }

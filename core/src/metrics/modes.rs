@@ -13,6 +13,10 @@ pub struct Coverage {
     pub coverage: f64,
     /// 1/2 sum_c |occupancy_c - w_c|.
     pub occupancy_tvd: f64,
+    /// Share of samples between modes: squared standardised distance to their assigned
+    /// component above d + 8 sqrt(2 d) (about 4 standard deviations of a chi^2_d; exact samples
+    /// of a 2-D mixture land there with probability about 1e-4).
+    pub between_modes: f64,
 }
 
 /// Assigns each sample to its most responsible component and reports coverage with threshold
@@ -28,6 +32,18 @@ pub fn mode_coverage(mix: &MixtureView, samples: &[f32], min_share: Option<f64>)
         occ[c] += 1.0;
     }
     occ.iter_mut().for_each(|o| *o /= n.max(1) as f64);
+    let cut = dim as f64 + 8.0 * (2.0 * dim as f64).sqrt();
+    let between = samples
+        .chunks_exact(dim)
+        .zip(&idx)
+        .filter(|(x, &c)| {
+            let z2: f64 = (0..dim)
+                .map(|j| ((x[j] - mix.means[c * dim + j]) / mix.stds[c * dim + j]) as f64)
+                .map(|z| z * z)
+                .sum();
+            z2 > cut
+        })
+        .count();
     let thr = min_share.unwrap_or(1.0 / (4.0 * k as f64));
     let covered = occ.iter().filter(|&&o| o >= thr && o > 0.0).count();
     let tvd = 0.5
@@ -41,6 +57,7 @@ pub fn mode_coverage(mix: &MixtureView, samples: &[f32], min_share: Option<f64>)
         covered,
         coverage: covered as f64 / k as f64,
         occupancy_tvd: tvd,
+        between_modes: between as f64 / n.max(1) as f64,
     }
 }
 
@@ -65,6 +82,15 @@ mod tests {
         assert_eq!(c.covered, 1);
         assert!((c.coverage - 0.25).abs() < 1e-12);
         assert!((c.occupancy_tvd - 0.75).abs() < 1e-12);
+        assert_eq!(c.between_modes, 0.0);
+    }
+
+    /// Points halfway between two components (7 sigma from each) count as between modes.
+    #[test]
+    fn midpoints_are_between_modes() {
+        let s = [5.0f32, 5.0, 10.0, 0.0, -5.0, 5.0, 0.0, -10.0];
+        let c = mode_coverage(&four(), &s, None);
+        assert!((c.between_modes - 0.5).abs() < 1e-12, "{}", c.between_modes);
     }
 
     #[test]
