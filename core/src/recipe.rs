@@ -127,9 +127,20 @@ impl Recipe {
             let (path, value) = set
                 .split_once('=')
                 .ok_or_else(|| anyhow!("--set `{set}`: expected key.path=value"))?;
-            let value: serde_json::Value = ron_options()
-                .from_str(value.trim())
-                .unwrap_or_else(|_| serde_json::Value::String(value.trim().to_string()));
+            let raw = value.trim();
+            // A bare identifier (`Conv`, `PerSample`) is a unit enum variant: serde's JSON form
+            // of one is its name as a string (RON would read it as a unit value).
+            let is_ident = !raw.is_empty()
+                && raw.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !matches!(raw, "true" | "false" | "None");
+            let value: serde_json::Value = if is_ident {
+                serde_json::Value::String(raw.to_string())
+            } else {
+                ron_options()
+                    .from_str(raw)
+                    .unwrap_or_else(|_| serde_json::Value::String(raw.to_string()))
+            };
             set_path(&mut tree, path.trim(), value).with_context(|| format!("--set `{set}`"))?;
         }
         let r: Recipe = serde_json::from_value(tree).map_err(|e| anyhow!("--set: {e}"))?;

@@ -22,6 +22,26 @@ const RECIPE: &str = r#"Recipe(
     eval: (metrics: []),
 )"#;
 
+/// Flow training steps: (label, recipe).
+const FLOW_RECIPES: [(&str, &str); 4] = [
+    (
+        "flow_rkl_step MOG-8 B=256 RealNvp 8x64 (37k)",
+        r#"Recipe(name: "bench-flow-rkl", seed: 0, target: Mog8(), model: RealNvp(layers: 8, hidden: 64, scale: 3.0), objective: Rkl(), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+    ),
+    (
+        "flow_scorenf_step MOG-8 B=256 (RKL + SM)",
+        r#"Recipe(name: "bench-flow-snf", seed: 0, target: Mog8(), model: RealNvp(layers: 8, hidden: 64, scale: 3.0), objective: ScoreNf(sm: 10.0, ensemble: Exact(1000)), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+    ),
+    (
+        "flow_rkl_step phi4 L=8 B=256 RealNvp 8x128 MLP",
+        r#"Recipe(name: "bench-flow-phi4", seed: 0, target: Phi4(), model: RealNvp(layers: 8, hidden: 128), objective: Rkl(), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+    ),
+    (
+        "flow_rkl_step phi4 L=8 B=256 RealNvp 16x8 Conv",
+        r#"Recipe(name: "bench-flow-phi4c", seed: 0, target: Phi4(), model: RealNvp(layers: 16, hidden: 8, conditioner: Conv), objective: Rkl(), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+    ),
+];
+
 /// Median and min of one full training step of `recipe`: batch, Monte Carlo score, forward,
 /// backward, clip, Adam (the trainer's own code path).
 fn time_step(recipe: &str, iters: usize) -> anyhow::Result<(f64, f64)> {
@@ -82,9 +102,20 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     let threads = crate::threads::current();
     if let Some(o) = only {
         anyhow::ensure!(
-            o == "gmm" || o == "lj55",
-            "--only: unknown group `{o}` (gmm, lj55)"
+            o == "gmm" || o == "lj55" || o == "flow",
+            "--only: unknown group `{o}` (gmm, lj55, flow)"
         );
+    }
+    if only.is_none() || only == Some("flow") {
+        crate::assemble::ensure_registry()?;
+        println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
+        for (what, recipe) in FLOW_RECIPES {
+            let (med, min) = time_step(recipe, iters)?;
+            println!("  {what:<44} {med:8.2} ms  {min:8.2} ms");
+        }
+        if only == Some("flow") {
+            return Ok(());
+        }
     }
     if only != Some("gmm") {
         crate::assemble::ensure_registry()?;

@@ -129,7 +129,8 @@ pub enum Command {
         /// Timed iterations per figure (median reported).
         #[arg(long, default_value_t = 30)]
         iters: usize,
-        /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES steps) or `lj55` (LJ-55 energies).
+        /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES steps), `lj55` (LJ-55 energies) or
+        /// `flow` (RealNVP training steps).
         #[arg(long)]
         only: Option<String>,
     },

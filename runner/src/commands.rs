@@ -377,6 +377,7 @@ pub fn run(
 
     // A flow's own samples and densities, kept for the density metrics (NLL, RNLL, ESS).
     let model_samples = samples.log_q.clone().map(|lq| (samples.x.clone(), lq));
+    let raw_samples = asm.corrector.as_ref().map(|_| samples.x.clone());
     let (samples, corrector_report) = match asm.corrector.as_mut() {
         Some(c) => {
             let corrected = c.correct(samples, &asm.target, &asm.streams.derive("corrector"))?;
@@ -414,6 +415,24 @@ pub fn run(
         &asm.streams.derive("exact-floor"),
         model,
     )?;
+    // With a corrector, the same metrics of the sampler's own output, to show what it changed.
+    let uncorrected = match &raw_samples {
+        Some(raw) => {
+            let mut settings = r.eval.clone();
+            settings.exact_floor = false;
+            let model = match (&model_samples, flow) {
+                (Some((x, lq)), Some(_)) => Some(eval::ModelSamples {
+                    x,
+                    log_q: lq,
+                    log_prob: &log_prob,
+                }),
+                _ => None,
+            };
+            let streams = asm.streams.derive("exact-floor");
+            Some(eval::evaluate(asm.target.inner(), raw, &settings, &streams, model)?.metrics)
+        }
+        None => None,
+    };
     let eval_time = t2.elapsed().as_secs_f64();
 
     let report = json!({
@@ -429,6 +448,7 @@ pub fn run(
         "train_diagnostics": final_diagnostics(&history),
         "metrics": evaluation.metrics,
         "exact_floor": evaluation.exact_floor,
+        "metrics_before_corrector": uncorrected,
         "corrector": corrector_report.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
         "energy_evals": {
             "training": train_evals,
@@ -471,6 +491,12 @@ pub fn run(
         true,
     );
     print!("{}", metrics_table(&evaluation));
+    if let Some(u) = &uncorrected {
+        println!("before the corrector (the sampler's own output):");
+        for (k, v) in u {
+            println!("  {k:<16} {v:>12.4}");
+        }
+    }
     for (k, v) in &corrector_report {
         println!("  corrector {k:<14} {v:>10.4}");
     }

@@ -33,6 +33,9 @@ pub struct ReferenceArgs {
     /// Standard deviation of the starting points (default: the target's natural scale).
     #[arg(long)]
     pub init_scale: Option<f32>,
+    /// Add the exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
+    #[arg(long)]
+    pub sign_flip: bool,
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
@@ -59,6 +62,7 @@ impl ReferenceArgs {
             pilot: self.pilot.unwrap_or(d.pilot),
             thin: self.thin.or(d.thin),
             init_scale: self.init_scale.or(d.init_scale),
+            sign_flip: self.sign_flip,
             ..d
         }
     }

@@ -99,4 +99,14 @@ fn resolved_recipe_round_trips() {
         .unwrap();
     assert_eq!((o.train.steps, o.seed), (7, 5));
     assert!(o.to_ron().unwrap().contains("mc_samples: 9"));
+    // Unit enum variants by name, and a bad one named in the error.
+    let f = Recipe::from_file(&root().join("recipes/flows/phi4_lambda8_rkl.ron")).unwrap();
+    let o = f
+        .with_overrides(&["model.conditioner=Conv".into()])
+        .unwrap();
+    assert!(o.to_ron().unwrap().contains("conditioner: Conv"));
+    let e = f
+        .with_overrides(&["model.conditioner=Cnv".into()])
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("Cnv"), "{e:#}");
 }

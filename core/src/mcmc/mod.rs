@@ -68,6 +68,11 @@ pub struct McmcSettings {
     pub init_scale: Option<f32>,
     /// Clipped gradient-descent steps before burn-in.
     pub descent_steps: usize,
+    /// For targets with E(-x) = E(x) (phi^4): after every step each chain flips its sign with
+    /// probability 1/2, an exact symmetry move (always accepted) that crosses between the
+    /// two modes of a broken phase which local moves almost never cross. Checked at the start.
+    #[serde(default)]
+    pub sign_flip: bool,
 }
 
 impl Default for McmcSettings {
@@ -82,6 +87,7 @@ impl Default for McmcSettings {
             init_step: None,
             init_scale: None,
             descent_steps: 500,
+            sign_flip: false,
         }
     }
 }
@@ -175,6 +181,33 @@ pub fn run_mcmc(
         Method::Hmc(_) => s.init_step.unwrap_or(0.05) * scale,
     };
     let mut chains = Chains::new(target, x, step0)?;
+    if s.sign_flip {
+        let neg: Vec<f32> = chains.x.iter().map(|v| -v).collect();
+        let mut e = vec![0f32; chains.len()];
+        target.energy(&neg, &mut e);
+        for (a, b) in e.iter().zip(&chains.energy) {
+            anyhow::ensure!(
+                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                "MCMC sign_flip: this target is not symmetric under x -> -x (E {b} vs {a})"
+            );
+        }
+    }
+    let flip = |chains: &mut Chains, t: u64| {
+        if s.sign_flip {
+            let d = chains.dim;
+            let u = chains.uniforms(streams, "mcmc-sign-flip", t);
+            for (i, u) in u.iter().enumerate() {
+                if *u < 0.5 {
+                    chains.x[i * d..(i + 1) * d]
+                        .iter_mut()
+                        .for_each(|v| *v = -*v);
+                    chains.grad[i * d..(i + 1) * d]
+                        .iter_mut()
+                        .for_each(|v| *v = -*v);
+                }
+            }
+        }
+    };
     let mut t_global = 0u64;
     let advance = |chains: &mut Chains, t: u64| -> Vec<f64> {
         match s.method {
@@ -186,6 +219,7 @@ pub fn run_mcmc(
     // 2. Burn-in with adaptation.
     for t in 0..s.burn_in {
         let prob = advance(&mut chains, t_global);
+        flip(&mut chains, t_global);
         t_global += 1;
         let gain = 1.0 / (t as f64 + 3.0).powf(0.6);
         for (eps, a) in chains.step.iter_mut().zip(&prob) {
@@ -202,6 +236,7 @@ pub fn run_mcmc(
     let mut trace = Vec::with_capacity(s.pilot * s.chains);
     for t in 0..s.pilot {
         advance(&mut chains, t_global);
+        flip(&mut chains, t_global);
         t_global += 1;
         trace.extend(chains.energy.iter().map(|&v| v as f64));
         progress("pilot", t as u64 + 1, s.pilot as u64);
@@ -221,6 +256,7 @@ pub fn run_mcmc(
     let mut accept_sum = 0f64;
     for t in 0..production_steps {
         let prob = advance(&mut chains, t_global);
+        flip(&mut chains, t_global);
         t_global += 1;
         accept_sum += prob.iter().sum::<f64>();
         if (t + 1) % thin == 0 {

@@ -23,6 +23,8 @@ pub struct McmcEnsemble {
     pub burn_in: usize,
     /// Steps measuring tau (which sets the thinning).
     pub pilot: usize,
+    /// The exact x -> -x move (symmetric targets such as phi^4; see `McmcSettings::sign_flip`).
+    pub sign_flip: bool,
 }
 
 impl Default for McmcEnsemble {
@@ -33,6 +35,7 @@ impl Default for McmcEnsemble {
             chains: 100,
             burn_in: 1000,
             pilot: 500,
+            sign_flip: false,
         }
     }
 }
@@ -59,6 +62,7 @@ impl Ensemble {
                     chains: m.chains,
                     burn_in: m.burn_in,
                     pilot: m.pilot,
+                    sign_flip: m.sign_flip,
                     ..Default::default()
                 };
                 let (x, _) = run_mcmc(

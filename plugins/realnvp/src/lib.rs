@@ -9,6 +9,7 @@
 //! score(x) = grad_x log q(x) is a hand-written input-gradient through the inverse pass
 //! (tensor ops: training on it, as SM and ScoreNF do, differentiates it to first order only).
 
+pub mod conv;
 pub mod coupling;
 
 use coupling::Coupling;
@@ -29,6 +30,18 @@ pub struct RealNvpConfig {
     pub scale_bound: f64,
     /// Fixed output scale: x = scale * T(z) (the target's length unit).
     pub scale: f64,
+    /// Conditioner networks: `Mlp`, or `Conv` (circular 3 x 3 convolutions; lattice targets).
+    pub conditioner: ConditionerKind,
+}
+
+/// Which conditioner network the couplings use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ConditionerKind {
+    /// Fully connected (any target).
+    #[default]
+    Mlp,
+    /// Circular convolutions with `hidden` channels (lattice targets).
+    Conv,
 }
 
 impl Default for RealNvpConfig {
@@ -38,6 +51,7 @@ impl Default for RealNvpConfig {
             hidden: 64,
             scale_bound: 2.0,
             scale: 1.0,
+            conditioner: ConditionerKind::Mlp,
         }
     }
 }
@@ -74,18 +88,29 @@ impl ModelConfig for RealNvpConfig {
             self.scale > 0.0 && self.scale_bound > 0.0,
             "RealNvp: scale and scale_bound must be > 0"
         );
+        let conv_side = match self.conditioner {
+            ConditionerKind::Mlp => None,
+            ConditionerKind::Conv => Some(shape.lattice_side.ok_or_else(|| {
+                anyhow::anyhow!("RealNvp: conditioner Conv needs a lattice target (Phi4); use Mlp")
+            })?),
+        };
         let layers = (0..self.layers)
             .map(|k| {
                 Coupling::new(
                     &mask(shape.dim, shape.lattice_side, k),
                     self.hidden,
                     self.scale_bound,
+                    conv_side,
                     vb.pp(format!("coupling{k}")),
                 )
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let (d, h) = (shape.dim, self.hidden);
-        let params = self.layers * ((d * h + h) + (h * h + h) + (h * 2 * d + 2 * d));
+        let params = self.layers
+            * match conv_side {
+                None => (d * h + h) + (h * h + h) + (h * 2 * d + 2 * d),
+                Some(_) => (9 * h + h) + (9 * h * h + h) + (9 * h * 2 + 2),
+            };
         Ok(Box::new(RealNvp {
             layers,
             dim: shape.dim,
@@ -166,11 +191,14 @@ nsamp_core::register!(
     r#"RealNvp(
     // Coupling layers; masks alternate (checkerboard on lattices, index parity otherwise).
     layers: 8,
-    // Hidden width of each conditioner MLP: Linear(d, H) - tanh - Linear(H, H) - tanh - Linear(H, 2d).
+    // Hidden width H of each conditioner: MLP Linear(d, H) - tanh - Linear(H, H) - tanh - Linear(H, 2d),
+    // or channels of the Conv conditioner 1 - H - H - 2.
     hidden: 64,
     // Log-scales are c tanh(.): bounded.
     scale_bound: 2.0,
     // x = scale * T(z): the target's length unit.
     scale: 1.0,
+    // Conditioners: Mlp, or Conv (circular 3 x 3 convolutions, `hidden` channels; lattices).
+    conditioner: Mlp,
 )"#
 );

@@ -12,11 +12,22 @@ use nsamp_core::registry::{families, Spec};
 use nsamp_core::{Model, ModelShape};
 use nsamp_plugin_realnvp as _;
 
+const MLP: &str = "RealNvp(layers: 4, hidden: 16, scale_bound: 1.5, scale: 1.3)";
+const CONV: &str = "RealNvp(layers: 4, hidden: 4, scale_bound: 1.5, scale: 1.3, conditioner: Conv)";
+
 fn flow(dim: usize, lattice_side: Option<usize>, seed: u64) -> (VarMap, Box<dyn Model>) {
+    flow_of(MLP, dim, lattice_side, seed)
+}
+
+fn flow_of(
+    ron: &str,
+    dim: usize,
+    lattice_side: Option<usize>,
+    seed: u64,
+) -> (VarMap, Box<dyn Model>) {
     let vm = VarMap::new();
     let vb = seeded_var_builder(&vm, RngStreams::new(seed), DType::F64, &Device::Cpu);
-    let spec: Spec<families::Model> =
-        Spec::from_ron("RealNvp(layers: 4, hidden: 16, scale_bound: 1.5, scale: 1.3)").unwrap();
+    let spec: Spec<families::Model> = Spec::from_ron(ron).unwrap();
     let m = spec
         .config
         .build(
@@ -64,8 +75,13 @@ fn normal(n: usize, d: usize, seed: u64) -> Tensor {
 
 #[test]
 fn sampling_and_density_agree() {
-    for (d, lat) in [(2, None), (5, None), (16, Some(4))] {
-        let (_vm, m) = flow(d, lat, 1);
+    for (spec, d, lat) in [
+        (MLP, 2, None),
+        (MLP, 5, None),
+        (MLP, 16, Some(4)),
+        (CONV, 16, Some(4)),
+    ] {
+        let (_vm, m) = flow_of(spec, d, lat, 1);
         let f = m.as_flow().unwrap();
         let z = normal(64, d, 2);
         let (x, lq) = f.sample_with_log_prob(&z).unwrap();
@@ -130,8 +146,13 @@ fn density_over_a_box_matches_the_share_of_samples() {
 
 #[test]
 fn score_matches_finite_differences_of_log_q() {
-    for (d, lat) in [(2, None), (9, Some(3))] {
-        let (_vm, m) = flow(d, lat, 4);
+    for (spec, d, lat) in [
+        (MLP, 2, None),
+        (MLP, 9, Some(3)),
+        (CONV, 9, Some(3)),
+        (CONV, 16, Some(4)),
+    ] {
+        let (_vm, m) = flow_of(spec, d, lat, 4);
         let f = m.as_flow().unwrap();
         let x = (normal(8, d, 5) * 1.5).unwrap();
         let s: Vec<Vec<f64>> = f.score(&x).unwrap().to_vec2().unwrap();
@@ -160,8 +181,12 @@ fn score_matches_finite_differences_of_log_q() {
 /// differences on every parameter tensor (a few entries each).
 #[test]
 fn sm_loss_parameter_gradient_matches_finite_differences() {
-    let d = 4;
-    let (vm, m) = flow(d, None, 6);
+    sm_gradient_check(MLP, 4, None);
+    sm_gradient_check(CONV, 9, Some(3));
+}
+
+fn sm_gradient_check(spec: &str, d: usize, lattice_side: Option<usize>) {
+    let (vm, m) = flow_of(spec, d, lattice_side, 6);
     let f = m.as_flow().unwrap();
     let x = normal(16, d, 7);
     let y = normal(16, d, 8);
@@ -208,7 +233,7 @@ fn sm_loss_parameter_gradient_matches_finite_differences() {
             checked += 1;
         }
     }
-    assert!(checked >= 3 * 4 * 6, "checked {checked} entries");
+    assert!(checked >= 3 * 4 * 6, "{spec}: checked {checked} entries");
 }
 
 /// The untrained flow (zero-initialised last layers) is the identity map times `scale`.

@@ -1,0 +1,105 @@
+//! Short deterministic flow runs pinned by insta snapshots (metrics rounded to 3 decimals):
+//! RKL and ScoreNF on MOG-4 followed by IMH, and ScoreNF on a 4 x 4 phi^4 lattice with the
+//! convolutional conditioner. Same machine, same seed: same numbers.
+
+use nsamp as _;
+
+fn round(v: &serde_json::Value, digits: i32) -> serde_json::Value {
+    let f = 10f64.powi(digits);
+    match v {
+        serde_json::Value::Number(n) => serde_json::json!((n.as_f64().unwrap() * f).round() / f),
+        serde_json::Value::Object(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), round(v, digits)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn run(name: &str, recipe: &str) -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("nsamp-flow-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.with_extension("ron");
+    std::fs::write(&path, recipe).unwrap();
+    let out = nsamp::commands::run(&path, Some(&dir), &[], None).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&path).ok();
+    serde_json::json!({
+        "metrics": round(&out.report["metrics"], 3),
+        "metrics_before_corrector": round(&out.report["metrics_before_corrector"], 3),
+        "corrector": round(&out.report["corrector"], 3),
+        "train_diagnostics": round(&out.report["train_diagnostics"], 3),
+        "energy_evals": out.report["energy_evals"],
+    })
+}
+
+const MOG4: &str = r#"Recipe(
+    name: "snapshot-mog4-OBJ",
+    seed: 7,
+    threads: 2,
+    target: Mog4(),
+    model: RealNvp(layers: 4, hidden: 32, scale_bound: 2.0, scale: 3.0),
+    objective: OBJECTIVE,
+    corrector: Imh(),
+    train: (steps: 60, batch: 128, lr: 1e-3, grad_clip: 10.0, log_every: 20, checkpoint_every: 60),
+    eval: (samples: 400, metrics: [W2(), ModeCoverage(), Nll(), Rnll(), Ess()]),
+)"#;
+
+#[test]
+fn short_rkl_run_snapshot() {
+    let r = MOG4.replace("OBJECTIVE", "Rkl()").replace("OBJ", "rkl");
+    insta::assert_json_snapshot!("short_mog4_rkl_imh", run("rkl", &r));
+}
+
+#[test]
+fn short_scorenf_run_snapshot() {
+    let r = MOG4
+        .replace(
+            "OBJECTIVE",
+            "ScoreNf(rkl: 1.0, sm: 10.0, ensemble: Exact(200))",
+        )
+        .replace("OBJ", "scorenf");
+    insta::assert_json_snapshot!("short_mog4_scorenf_imh", run("scorenf", &r));
+}
+
+#[test]
+fn short_phi4_conv_run_snapshot() {
+    let r = r#"Recipe(
+    name: "snapshot-phi4",
+    seed: 7,
+    threads: 2,
+    target: Phi4(l: 4, m2: -4.0, lambda: 8.0),
+    model: RealNvp(layers: 4, hidden: 4, conditioner: Conv),
+    objective: ScoreNf(rkl: 1.0, sm: 1.0, ensemble: Mcmc(size: 200, method: Hmc(5), chains: 20, burn_in: 200, pilot: 100)),
+    corrector: Snis(),
+    train: (steps: 30, batch: 64, lr: 1e-3, grad_clip: 10.0, log_every: 10, checkpoint_every: 30),
+    eval: (samples: 300, reference: File("REF"), metrics: [Phi4Observables(), Nll(), Ess()]),
+)"#;
+    // The reference: a small MCMC set written by the reference sampler itself.
+    let dir = std::env::temp_dir().join(format!("nsamp-flow-phi4ref-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ref_path = dir.join("phi4-l4.npy");
+    let spec: nsamp_core::registry::Spec<nsamp_core::registry::families::Target> =
+        nsamp_core::registry::Spec::from_ron("Phi4(l: 4, m2: -4.0, lambda: 8.0)").unwrap();
+    let target = nsamp_core::CountedTarget::new(spec.config.build().unwrap());
+    let settings = nsamp_core::mcmc::McmcSettings {
+        method: nsamp_core::mcmc::Method::Hmc(5),
+        chains: 30,
+        burn_in: 200,
+        pilot: 100,
+        ..Default::default()
+    };
+    let (x, _) = nsamp_core::mcmc::run_mcmc(
+        &target,
+        &settings,
+        300,
+        &nsamp_core::numerics::rng::RngStreams::new(3),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    nsamp_core::io::write_npy(&ref_path, &x, 16).unwrap();
+    let r = r.replace("REF", &ref_path.display().to_string());
+    insta::assert_json_snapshot!("short_phi4_conv_scorenf_snis", run("phi4", &r));
+    std::fs::remove_dir_all(&dir).ok();
+}
