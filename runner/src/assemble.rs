@@ -29,6 +29,17 @@ pub struct Assembled {
     pub streams: RngStreams,
 }
 
+/// The recipe's target on the recipe's device, wrapped in an evaluation counter.
+pub fn build_target(recipe: &Recipe) -> anyhow::Result<CountedTarget> {
+    Ok(CountedTarget::new(
+        recipe
+            .target
+            .config
+            .build_on(recipe.device)
+            .with_context(|| format!("target `{}`", recipe.target.name))?,
+    ))
+}
+
 /// Fails if no component is registered (a binary that links no plugin).
 pub fn ensure_registry() -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -44,13 +55,7 @@ impl Assembled {
         ensure_registry()?;
         let device = Device::Cpu;
         let streams = RngStreams::new(recipe.seed);
-        let target = CountedTarget::new(
-            recipe
-                .target
-                .config
-                .build_on(recipe.device)
-                .with_context(|| format!("target `{}`", recipe.target.name))?,
-        );
+        let target = build_target(&recipe)?;
         let (varmap, model) = match &recipe.model {
             Some(spec) => {
                 let vm = VarMap::new();

@@ -9,7 +9,6 @@ use anyhow::Context;
 use nsamp_core::io::{write_atomic, write_npy};
 use nsamp_core::mcmc::{run_mcmc, McmcReport, McmcSettings, Method};
 use nsamp_core::numerics::rng::RngStreams;
-use nsamp_core::CountedTarget;
 use std::path::{Path, PathBuf};
 
 /// Command-line choices of the reference sampler (None: McmcSettings' default).
@@ -97,13 +96,7 @@ pub fn reference(
             .unwrap_or_else(threads::default_threads),
     )?;
     crate::assemble::ensure_registry()?;
-    let target = CountedTarget::new(
-        recipe
-            .target
-            .config
-            .build_on(recipe.device)
-            .with_context(|| format!("target `{}`", recipe.target.name))?,
-    );
+    let target = crate::assemble::build_target(&recipe)?;
     let out = out.unwrap_or_else(|| PathBuf::from(format!("references/{}-mcmc.npy", recipe.name)));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
