@@ -17,6 +17,8 @@ fn every_recipe_parses_and_assembles() {
         "recipes",
         "recipes/table1",
         "recipes/short",
+        "recipes/table2",
+        "recipes/flows",
         "examples/custom-objective",
     ] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
