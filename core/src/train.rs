@@ -114,8 +114,17 @@ pub struct Trainer {
 impl Trainer {
     /// Adam on every parameter of `varmap`, with optional global-norm clipping.
     pub fn new(varmap: &VarMap, lr: f64, clip: Option<f64>) -> anyhow::Result<Self> {
+        // Sorted by name: the global norm then sums in one fixed order (a VarMap is a HashMap).
+        let mut named: Vec<(String, candle_core::Var)> = varmap
+            .data()
+            .lock()
+            .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Trainer {
-            vars: varmap.all_vars(),
+            vars: named.into_iter().map(|(_, v)| v).collect(),
             opt: adam(varmap, lr)?,
             clip,
         })
