@@ -81,6 +81,9 @@ pub enum Command {
         /// Seed of the sampling streams (default: the recipe's seed + 1).
         #[arg(long)]
         seed: Option<u64>,
+        /// Skip the recipe's corrector (IMH, SNIS): the sampler's own output.
+        #[arg(long)]
+        raw: bool,
     },
     /// Score samples against the target's reference with the recipe's metrics.
     Eval {

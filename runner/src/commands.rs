@@ -50,7 +50,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             n,
             out,
             seed,
-        } => sample(&run_dir, n, out, seed, cli.threads),
+            raw,
+        } => sample(&run_dir, n, out, seed, raw, cli.threads),
         Command::Eval {
             source,
             samples,
@@ -661,16 +662,26 @@ pub fn sample(
     n: usize,
     out: Option<PathBuf>,
     seed: Option<u64>,
+    raw: bool,
     threads_flag: Option<usize>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(n > 0, "-n must be at least 1");
     let recipe = Recipe::from_file(&run_dir.join("recipe.ron"))
         .with_context(|| format!("{} is not a run directory", run_dir.display()))?;
     setup_threads(threads_flag, &recipe)?;
-    let asm = rebuild_from_run(run_dir)?;
+    let mut asm = rebuild_from_run(run_dir)?;
     let seed = seed.unwrap_or(asm.recipe.seed.wrapping_add(1));
     let streams = nsamp_core::numerics::rng::RngStreams::new(seed).derive("sample-command");
-    let s = sample_phase(&asm, n, &streams)?;
+    let mut s = sample_phase(&asm, n, &streams)?;
+    if !raw {
+        if let Some(c) = asm.corrector.as_mut() {
+            let corrected = c.correct(s, &asm.target, &streams.derive("corrector"))?;
+            for (k, v) in &corrected.report {
+                println!("corrector {k}: {v:.4}");
+            }
+            s = corrected.samples;
+        }
+    }
     let out = out.unwrap_or_else(|| run_dir.join(format!("samples-{n}.npy")));
     write_npy(&out, &s.x, s.dim)?;
     println!(
