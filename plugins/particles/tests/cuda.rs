@@ -1,5 +1,5 @@
 //! CUDA feature tests. Without libnvrtc the PTX test is skipped with a message (install it with
-//! `pip install nvidia-cuda-nvrtc-cu12` and put its lib/ on LD_LIBRARY_PATH, as scripts/test.sh
+//! `pip install nvidia-cuda-nvrtc-cu12` and put its lib/ on LD_LIBRARY_PATH, as .ci/run
 //! does); without a driver and GPU the comparison test is skipped and `Cuda(0)` must fail cleanly.
 #![cfg(feature = "cuda")]
 
