@@ -401,7 +401,7 @@ pub fn run(
         }
         Ok(out)
     };
-    let model = match (&model_samples, flow) {
+    let model = || match (&model_samples, flow) {
         (Some((x, lq)), Some(_)) => Some(eval::ModelSamples {
             x,
             log_q: lq,
@@ -414,23 +414,15 @@ pub fn run(
         &samples.x,
         &r.eval,
         &asm.streams.derive("exact-floor"),
-        model,
+        model(),
     )?;
     // With a corrector, the same metrics of the sampler's own output, to show what it changed.
     let uncorrected = match &raw_samples {
         Some(raw) => {
             let mut settings = r.eval.clone();
             settings.exact_floor = false;
-            let model = match (&model_samples, flow) {
-                (Some((x, lq)), Some(_)) => Some(eval::ModelSamples {
-                    x,
-                    log_q: lq,
-                    log_prob: &log_prob,
-                }),
-                _ => None,
-            };
             let streams = asm.streams.derive("exact-floor");
-            Some(eval::evaluate(asm.target.inner(), raw, &settings, &streams, model)?.metrics)
+            Some(eval::evaluate(asm.target.inner(), raw, &settings, &streams, model())?.metrics)
         }
         None => None,
     };

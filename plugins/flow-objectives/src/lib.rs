@@ -17,21 +17,17 @@ use ensemble::{Ensemble, McmcEnsemble};
 use nsamp_core::candle::{Device, Tensor, D};
 use nsamp_core::numerics::lse::ess_fraction;
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
+use nsamp_core::rand::Rng as _;
 use nsamp_core::sampler::Progress;
 use nsamp_core::{
     Context, CountedTarget, FlowModel, Model, Objective, ObjectiveConfig, Sampler, Samples,
     StepLoss,
 };
-use rand_pick::pick_rows;
 use serde::{Deserialize, Serialize};
 
-mod rand_pick {
-    use nsamp_core::numerics::rng::Rng;
-    use nsamp_core::rand::Rng as _;
-    /// `k` row indices drawn uniformly with replacement from `n`.
-    pub fn pick_rows(rng: &mut Rng, n: usize, k: usize) -> Vec<usize> {
-        (0..k).map(|_| rng.random_range(0..n)).collect()
-    }
+/// `k` row indices drawn uniformly with replacement from `n`.
+fn pick_rows(rng: &mut nsamp_core::numerics::rng::Rng, n: usize, k: usize) -> Vec<usize> {
+    (0..k).map(|_| rng.random_range(0..n)).collect()
 }
 
 /// The loss weights and the ensemble: what all four registered names build.

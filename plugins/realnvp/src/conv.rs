@@ -6,7 +6,7 @@
 //! roll: g_x = sum_o roll_{-o}((g_y W)_o). Rolls are two slices and a concatenation (memory
 //! copies), so forward and input-gradient are cheap and candle differentiates both.
 
-use nsamp_core::candle::{Device, Module, Result, Tensor, D};
+use nsamp_core::candle::{Module, Result, Tensor, D};
 use nsamp_core::candle_nn::{linear, Init, Linear, VarBuilder};
 
 /// The lattice side and the nine offsets (as non-negative shifts modulo L).
@@ -17,15 +17,15 @@ pub struct Stencil {
 }
 
 impl Stencil {
-    /// Builds the stencil for side `l` (the device argument is kept for symmetry with tensors).
-    pub fn new(l: usize, _device: &Device) -> Result<Self> {
+    /// Builds the stencil for side `l`.
+    pub fn new(l: usize) -> Self {
         let mut offsets = Vec::with_capacity(9);
         for di in [l - 1, 0, 1] {
             for dj in [l - 1, 0, 1] {
                 offsets.push((di % l, dj % l));
             }
         }
-        Ok(Stencil { l, offsets })
+        Stencil { l, offsets }
     }
 }
 

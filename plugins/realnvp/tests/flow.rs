@@ -267,3 +267,17 @@ fn untrained_flow_is_the_scaled_identity() {
         .unwrap();
     assert!(diff < 1e-12);
 }
+
+/// The parameter count in `describe()` (a formula) equals the parameters actually created.
+#[test]
+fn described_parameter_count_is_the_real_one() {
+    for (spec, d, lat) in [(MLP, 5, None), (CONV, 16, Some(4))] {
+        let (vm, m) = flow_of(spec, d, lat, 0);
+        let real = nsamp_core::params::count_parameters(&vm);
+        assert!(
+            m.describe().contains(&format!("{real} parameters")),
+            "{spec}: {} vs {real}",
+            m.describe()
+        );
+    }
+}
