@@ -23,7 +23,7 @@ const RECIPE: &str = r#"Recipe(
 )"#;
 
 /// Flow training steps: (label, recipe).
-const FLOW_RECIPES: [(&str, &str); 4] = [
+const FLOW_RECIPES: [(&str, &str); 5] = [
     (
         "flow_rkl_step MOG-8 B=256 RealNvp 8x64 (37k)",
         r#"Recipe(name: "bench-flow-rkl", seed: 0, target: Mog8(), model: RealNvp(layers: 8, hidden: 64, scale: 3.0), objective: Rkl(), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
@@ -39,6 +39,10 @@ const FLOW_RECIPES: [(&str, &str); 4] = [
     (
         "flow_rkl_step phi4 L=8 B=256 RealNvp 16x8 Conv",
         r#"Recipe(name: "bench-flow-phi4c", seed: 0, target: Phi4(), model: RealNvp(layers: 16, hidden: 8, conditioner: Conv), objective: Rkl(), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+    ),
+    (
+        "flow_scorenf_step phi4 L=8 B=256 16x8 Conv",
+        r#"Recipe(name: "bench-flow-phi4c-snf", seed: 0, target: Phi4(), model: RealNvp(layers: 16, hidden: 8, conditioner: Conv), objective: ScoreNf(sm: 1.0, ensemble: Mcmc(size: 256, method: Hmc(10), chains: 64, burn_in: 100, pilot: 50)), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
     ),
 ];
 

@@ -1,3 +1,4 @@
 //! Network building blocks shared by model plugins.
 
 pub mod gelu;
+pub mod tanh;

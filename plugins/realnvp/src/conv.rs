@@ -1,40 +1,38 @@
-//! A 3 x 3 convolution with circular (periodic) padding on an L x L lattice, written as nine
-//! periodic shifts ("rolls") of the field and one matrix product, with its input-gradient.
+//! A 3 x 3 convolution with circular (periodic) padding on an L x L lattice, written as one
+//! neighbour gather ("im2col") and one matrix product, with its input-gradient.
 //!
-//! y[n, s, :] = b + W [x[n, s + o_1, :], ..., x[n, s + o_9, :]], offsets o in {-1, 0, 1}^2 taken
-//! modulo L. A roll is a permutation of sites, so the vector-Jacobian product is the inverse
-//! roll: g_x = sum_o roll_{-o}((g_y W)_o). Rolls are two slices and a concatenation (memory
-//! copies), so forward and input-gradient are cheap and candle differentiates both.
+//! y[n, s, :] = b + W [x[n, nb(s, 1), :], ..., x[n, nb(s, 9), :]], where nb(s, k) is the site at
+//! offset o_k in {-1, 0, 1}^2 from s, modulo L. The gather is `index_select` over sites with a
+//! fixed index of length 9 V; its vector-Jacobian product is the matching `index_add`
+//! (scatter-add): g_x = index_add(g_y W). candle differentiates both (each is the other's
+//! adjoint), so the input-gradient itself can be differentiated with respect to W.
 
-use nsamp_core::candle::{Module, Result, Tensor, D};
+use nsamp_core::candle::{Device, Module, Result, Tensor};
 use nsamp_core::candle_nn::{linear, Init, Linear, VarBuilder};
 
-/// The lattice side and the nine offsets (as non-negative shifts modulo L).
+/// The lattice side and the neighbour index nb(s, k) flattened as s * 9 + k.
 #[derive(Clone)]
 pub struct Stencil {
     l: usize,
-    offsets: Vec<(usize, usize)>,
+    neighbours: Tensor,
 }
 
 impl Stencil {
-    /// Builds the stencil for side `l`.
-    pub fn new(l: usize) -> Self {
-        let mut offsets = Vec::with_capacity(9);
-        for di in [l - 1, 0, 1] {
-            for dj in [l - 1, 0, 1] {
-                offsets.push((di % l, dj % l));
+    /// Builds the stencil for side `l` on `device`.
+    pub fn new(l: usize, device: &Device) -> Result<Self> {
+        let mut nb = Vec::with_capacity(9 * l * l);
+        for i in 0..l {
+            for j in 0..l {
+                for di in [l - 1, 0, 1] {
+                    for dj in [l - 1, 0, 1] {
+                        nb.push((((i + di) % l) * l + (j + dj) % l) as u32);
+                    }
+                }
             }
         }
-        Stencil { l, offsets }
+        let neighbours = Tensor::from_vec(nb, 9 * l * l, device)?;
+        Ok(Stencil { l, neighbours })
     }
-}
-
-/// y[.., i, ..] = x[.., (i + k) mod L, ..] along `axis`.
-fn roll(x: &Tensor, k: usize, axis: usize, l: usize) -> Result<Tensor> {
-    if k == 0 {
-        return Ok(x.clone());
-    }
-    Tensor::cat(&[x.narrow(axis, k, l - k)?, x.narrow(axis, 0, k)?], axis)
 }
 
 /// One circular 3 x 3 convolution layer, `c_in` -> `c_out` channels per site.
@@ -59,35 +57,23 @@ impl CircularConv {
     /// (n, V, c_in) -> (n, V, c_out).
     pub fn forward(&self, st: &Stencil, x: &Tensor) -> Result<Tensor> {
         let (n, v, c) = x.dims3()?;
-        let l = st.l;
-        let grid = x.reshape((n, l, l, c))?;
-        let parts = st
-            .offsets
-            .iter()
-            .map(|&(di, dj)| roll(&roll(&grid, di, 1, l)?, dj, 2, l))
-            .collect::<Result<Vec<_>>>()?;
+        debug_assert_eq!(v, st.l * st.l);
         // One 2-D product over all sites (a batched product of tiny matrices is far slower).
-        let cat = Tensor::cat(&parts, D::Minus1)?.reshape((n * v, 9 * c))?;
-        self.lin.forward(&cat)?.reshape((n, v, ()))
+        let cols = x
+            .contiguous()?
+            .index_select(&st.neighbours, 1)?
+            .reshape((n * v, 9 * c))?;
+        self.lin.forward(&cols)?.reshape((n, v, ()))
     }
 
     /// Input-gradient: g_y (n, V, c_out) -> g_x (n, V, c_in).
     pub fn vjp(&self, st: &Stencil, g: &Tensor) -> Result<Tensor> {
         let (n, v, c_out) = g.dims3()?;
-        let l = st.l;
-        let g_cat = g
+        let g_cols = g
             .reshape((n * v, c_out))?
             .matmul(self.lin.weight())?
-            .reshape((n, l, l, 9 * self.c_in))?;
-        let mut out: Option<Tensor> = None;
-        for (o, &(di, dj)) in st.offsets.iter().enumerate() {
-            let part = g_cat.narrow(D::Minus1, o * self.c_in, self.c_in)?;
-            let back = roll(&roll(&part, (l - di) % l, 1, l)?, (l - dj) % l, 2, l)?;
-            out = Some(match out {
-                Some(acc) => (acc + back)?,
-                None => back,
-            });
-        }
-        out.expect("nine offsets").reshape((n, v, self.c_in))
+            .reshape((n, 9 * v, self.c_in))?;
+        let zeros = Tensor::zeros((n, v, self.c_in), g.dtype(), g.device())?;
+        zeros.index_add(&st.neighbours, &g_cols, 1)
     }
 }

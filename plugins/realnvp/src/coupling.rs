@@ -14,6 +14,7 @@
 use crate::conv::{CircularConv, Stencil};
 use nsamp_core::candle::{Module, Result, Tensor, D};
 use nsamp_core::candle_nn::{linear, Init, Linear, VarBuilder};
+use nsamp_core::nn::tanh::tanh;
 
 /// The conditioner network of a coupling.
 pub enum Conditioner {
@@ -89,7 +90,7 @@ impl Coupling {
             Some(l) => {
                 anyhow::ensure!(l * l == dim, "conv conditioner: dim {dim} is not {l} x {l}");
                 Conditioner::Conv {
-                    stencil: Stencil::new(l),
+                    stencil: Stencil::new(l, &dev)?,
                     c1: CircularConv::new(1, hidden, false, vb.pp("c1"))?,
                     c2: CircularConv::new(hidden, hidden, false, vb.pp("c2"))?,
                     c3: CircularConv::new(hidden, 2, true, vb.pp("c3"))?,
@@ -109,8 +110,8 @@ impl Coupling {
     fn conditioner(&self, a: &Tensor) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
         match &self.net {
             Conditioner::Mlp { l1, l2, l3 } => {
-                let h1 = l1.forward(a)?.tanh()?;
-                let h2 = l2.forward(&h1)?.tanh()?;
+                let h1 = tanh(&l1.forward(a)?)?;
+                let h2 = tanh(&l2.forward(&h1)?)?;
                 let out = l3.forward(&h2)?;
                 let s_raw = out.narrow(D::Minus1, 0, self.dim)?;
                 let t = out.narrow(D::Minus1, self.dim, self.dim)?;
@@ -123,8 +124,8 @@ impl Coupling {
                 c3,
             } => {
                 let a3 = a.unsqueeze(2)?;
-                let h1 = c1.forward(stencil, &a3)?.tanh()?;
-                let h2 = c2.forward(stencil, &h1)?.tanh()?;
+                let h1 = tanh(&c1.forward(stencil, &a3)?)?;
+                let h2 = tanh(&c2.forward(stencil, &h1)?)?;
                 let out = c3.forward(stencil, &h2)?;
                 let s_raw = out.narrow(D::Minus1, 0, 1)?.squeeze(2)?;
                 let t = out.narrow(D::Minus1, 1, 1)?.squeeze(2)?;
@@ -171,7 +172,7 @@ impl Coupling {
     pub fn forward(&self, z: &Tensor) -> Result<(Tensor, Tensor)> {
         let a = z.broadcast_mul(&self.mask)?;
         let (_, _, s_raw, t) = self.conditioner(&a)?;
-        let s = (s_raw.tanh()? * self.scale_bound)?.broadcast_mul(&self.inv_mask)?;
+        let s = (tanh(&s_raw)? * self.scale_bound)?.broadcast_mul(&self.inv_mask)?;
         let t = t.broadcast_mul(&self.inv_mask)?;
         let moved = (z.mul(&s.exp()?)? + t)?.broadcast_mul(&self.inv_mask)?;
         let y = (a + moved)?;
@@ -182,7 +183,7 @@ impl Coupling {
     pub fn inverse(&self, y: &Tensor) -> Result<(Tensor, Tensor, InverseTape)> {
         let a = y.broadcast_mul(&self.mask)?;
         let (h1, h2, s_raw, t) = self.conditioner(&a)?;
-        let th = s_raw.tanh()?;
+        let th = tanh(&s_raw)?;
         let s = (&th * self.scale_bound)?.broadcast_mul(&self.inv_mask)?;
         let t = t.broadcast_mul(&self.inv_mask)?;
         let es = s.neg()?.exp()?;
