@@ -96,6 +96,16 @@ impl EvalSettings {
                 built
                     .check(target)
                     .with_context(|| format!("metric `{}`", m.name))?;
+                if let Some(max) = built.max_samples() {
+                    anyhow::ensure!(
+                        self.samples <= max,
+                        "metric `{}` scores at most {max} samples; eval.samples is {}: lower it \
+                         or leave `{}` out of eval.metrics",
+                        m.name,
+                        self.samples,
+                        m.name
+                    );
+                }
                 Ok(built)
             })
             .collect()

@@ -42,6 +42,11 @@ pub trait Metric: Send + Sync {
     fn needs_density(&self) -> bool {
         false
     }
+    /// The most samples the metric can score (None: no limit); checked against `eval.samples`
+    /// when the recipe is assembled, before any training.
+    fn max_samples(&self) -> Option<usize> {
+        None
+    }
     /// Computes the metric.
     fn compute(&self, input: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>>;
 }

@@ -30,6 +30,9 @@ pub struct W1 {}
 pub struct W2 {}
 
 impl Metric for W1 {
+    fn max_samples(&self) -> Option<usize> {
+        Some(transport::MAX_POINTS)
+    }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
         Ok(vec![(
             "W1".into(),
@@ -38,6 +41,9 @@ impl Metric for W1 {
     }
 }
 impl Metric for W2 {
+    fn max_samples(&self) -> Option<usize> {
+        Some(transport::MAX_POINTS)
+    }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
         Ok(vec![(
             "W2".into(),
