@@ -90,7 +90,7 @@ impl Coupling {
             Some(l) => {
                 anyhow::ensure!(l * l == dim, "conv conditioner: dim {dim} is not {l} x {l}");
                 Conditioner::Conv {
-                    stencil: Stencil::new(l, &dev)?,
+                    stencil: Stencil::new(l),
                     c1: CircularConv::new(1, hidden, false, vb.pp("c1"))?,
                     c2: CircularConv::new(hidden, hidden, false, vb.pp("c2"))?,
                     c3: CircularConv::new(hidden, 2, true, vb.pp("c3"))?,
