@@ -62,20 +62,36 @@ pub fn observables(phi: &[f32], l: usize) -> Observables {
 
 /// Blocked-jackknife standard error of chi_2 over `blocks` contiguous blocks of configurations
 /// (valid when a block is much longer than the autocorrelation time of an ordered chain such
-/// as IMH's; for independent rows any blocking is valid).
+/// as IMH's; for independent rows any blocking is valid). NaN with fewer than 2 rows a block.
+///
+/// chi_2 without block b is V (S2_b / n_b - (S1_b / n_b)^2) with S1_b, S2_b the sums of Mbar and
+/// Mbar^2 over the other blocks (n_b rows), so one pass over the configurations suffices.
 pub fn chi2_error(phi: &[f32], l: usize, blocks: usize) -> f64 {
     let v = l * l;
     let n = phi.len() / v;
-    if n < 2 * blocks {
+    if blocks < 2 || n < 2 * blocks {
         return f64::NAN;
     }
     let size = n / blocks;
-    let loo: Vec<f64> = (0..blocks)
-        .map(|b| {
-            let mut rest = Vec::with_capacity((n - size) * v);
-            rest.extend_from_slice(&phi[..b * size * v]);
-            rest.extend_from_slice(&phi[(b + 1) * size * v..blocks * size * v]);
-            observables(&rest, l).chi2
+    // Per block: (sum of Mbar, sum of Mbar^2); rows past blocks * size are left out.
+    let sums: Vec<(f64, f64)> = phi[..blocks * size * v]
+        .chunks_exact(size * v)
+        .map(|block| {
+            block.chunks_exact(v).fold((0.0, 0.0), |(s1, s2), c| {
+                let m = c.iter().map(|&p| p as f64).sum::<f64>() / v as f64;
+                (s1 + m, s2 + m * m)
+            })
+        })
+        .collect();
+    let (t1, t2) = sums
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(s1, s2)| (a + s1, b + s2));
+    let rest = ((blocks - 1) * size) as f64;
+    let loo: Vec<f64> = sums
+        .iter()
+        .map(|&(s1, s2)| {
+            let mean = (t1 - s1) / rest;
+            v as f64 * ((t2 - s2) / rest - mean * mean)
         })
         .collect();
     let mean = loo.iter().sum::<f64>() / blocks as f64;

@@ -4,7 +4,7 @@
 use nsamp_core::mcmc::{run_mcmc, McmcSettings, Method};
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::{CountedTarget, Target};
-use nsamp_plugin_phi4::observables::observables;
+use nsamp_plugin_phi4::observables::{chi2_error, observables};
 use nsamp_plugin_phi4::Phi4;
 
 /// The DESIGN.md form, literally: sum_x [sum_mu phi_x (2 phi_x - phi_{x+mu} - phi_{x-mu}) + m2 phi^2 + lambda phi^4].
@@ -130,4 +130,34 @@ fn reference_mcmc_reproduces_the_known_susceptibility() {
         "chi_2 = {full:.4} +- {err:.4}, acceptance {:.3}, tau {:.1} steps",
         r.acceptance, r.tau_steps
     );
+}
+
+/// The one-pass jackknife equals its definition: chi_2 recomputed by `observables` on the rows
+/// outside each block, then sqrt((B - 1) / B sum (chi2_b - mean)^2); rows past B * size unused.
+#[test]
+fn chi2_error_matches_the_leave_one_block_out_definition() {
+    let (l, n, blocks) = (3, 203, 7);
+    let v = l * l;
+    let mut phi = vec![0f32; n * v];
+    fill_normal(&mut RngStreams::new(11).stream("phi", 0), &mut phi);
+    // A drifting offset per row, so that blocks differ.
+    for (r, c) in phi.chunks_exact_mut(v).enumerate() {
+        c.iter_mut().for_each(|p| *p += (r as f32 / 40.0).sin());
+    }
+    let size = n / blocks;
+    let loo: Vec<f64> = (0..blocks)
+        .map(|b| {
+            let mut rest = phi[..b * size * v].to_vec();
+            rest.extend_from_slice(&phi[(b + 1) * size * v..blocks * size * v]);
+            observables(&rest, l).chi2
+        })
+        .collect();
+    let mean = loo.iter().sum::<f64>() / blocks as f64;
+    let want = ((blocks - 1) as f64 / blocks as f64
+        * loo.iter().map(|x| (x - mean).powi(2)).sum::<f64>())
+    .sqrt();
+    let got = chi2_error(&phi, l, blocks);
+    assert!(want > 0.01, "degenerate case: {want}");
+    assert!((got - want).abs() < 1e-9 * want, "{got} vs {want}");
+    assert!(chi2_error(&phi[..(2 * blocks - 1) * v], l, blocks).is_nan());
 }
