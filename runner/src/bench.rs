@@ -100,7 +100,8 @@ fn lj55(iters: usize, device: nsamp_core::Device) -> anyhow::Result<[(f64, f64);
     Ok(out)
 }
 
-/// Runs the benchmark and prints a table; `only` restricts it to one group (`gmm`, `lj55`).
+/// Runs the benchmark and prints a table; `only` restricts it to one group (`gmm`, `lj55`,
+/// `flow`).
 pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     anyhow::ensure!(iters >= 3, "--iters must be at least 3");
     let threads = crate::threads::current();

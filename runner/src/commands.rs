@@ -376,9 +376,11 @@ pub fn run(
     let sample_time = t1.elapsed().as_secs_f64();
     let sample_evals = asm.target.evals() - train_evals;
 
-    // A flow's own samples and densities, kept for the density metrics (NLL, RNLL, ESS).
-    let model_samples = samples.log_q.clone().map(|lq| (samples.x.clone(), lq));
-    let raw_samples = asm.corrector.as_ref().map(|_| samples.x.clone());
+    // The sampler's own output (one copy), kept for the density metrics of a flow (NLL, RNLL,
+    // ESS) and, with a corrector, for the metrics before the corrector.
+    let has_corrector = asm.corrector.is_some();
+    let raw = (has_corrector || samples.log_q.is_some())
+        .then(|| (samples.x.clone(), samples.log_q.clone()));
     let (samples, corrector_report) = match asm.corrector.as_mut() {
         Some(c) => {
             let corrected = c.correct(samples, &asm.target, &asm.streams.derive("corrector"))?;
@@ -401,8 +403,8 @@ pub fn run(
         }
         Ok(out)
     };
-    let model = || match (&model_samples, flow) {
-        (Some((x, lq)), Some(_)) => Some(eval::ModelSamples {
+    let model = || match (&raw, flow) {
+        (Some((x, Some(lq))), Some(_)) => Some(eval::ModelSamples {
             x,
             log_q: lq,
             log_prob: &log_prob,
@@ -417,14 +419,14 @@ pub fn run(
         model(),
     )?;
     // With a corrector, the same metrics of the sampler's own output, to show what it changed.
-    let uncorrected = match &raw_samples {
-        Some(raw) => {
+    let uncorrected = match (&raw, has_corrector) {
+        (Some((raw, _)), true) => {
             let mut settings = r.eval.clone();
             settings.exact_floor = false;
             let streams = asm.streams.derive("exact-floor");
             Some(eval::evaluate(asm.target.inner(), raw, &settings, &streams, model())?.metrics)
         }
-        None => None,
+        _ => None,
     };
     let eval_time = t2.elapsed().as_secs_f64();
 
