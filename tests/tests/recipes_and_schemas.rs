@@ -103,12 +103,27 @@ fn resolved_recipe_round_trips() {
     assert!(o.to_ron().unwrap().contains("mc_samples: 9"));
     // Unit enum variants by name, and a bad one named in the error.
     let f = Recipe::from_file(&root().join("recipes/flows/phi4_lambda8_rkl.ron")).unwrap();
-    let o = f
-        .with_overrides(&["model.conditioner=Conv".into()])
-        .unwrap();
-    assert!(o.to_ron().unwrap().contains("conditioner: Conv"));
+    assert!(f.to_ron().unwrap().contains("conditioner: Conv"));
+    let o = f.with_overrides(&["model.conditioner=Mlp".into()]).unwrap();
+    assert!(o.to_ron().unwrap().contains("conditioner: Mlp"));
     let e = f
         .with_overrides(&["model.conditioner=Cnv".into()])
         .unwrap_err();
     assert!(format!("{e:#}").contains("Cnv"), "{e:#}");
+}
+
+/// A metric's sample limit (W1/W2: an exact n x n assignment) fails when the recipe is
+/// assembled, before any training, and names the metric and the setting.
+#[test]
+fn too_many_samples_for_w2_fail_at_assembly() {
+    let r = Recipe::from_file(&root().join("recipes/flows/mog8_rkl.ron")).unwrap();
+    nsamp::Assembled::new(r.with_overrides(&["eval.samples=5000".into()]).unwrap()).unwrap();
+    let e = nsamp::Assembled::new(r.with_overrides(&["eval.samples=5001".into()]).unwrap())
+        .err()
+        .expect("5,001 samples with W2 must be refused");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("W2") && e.contains("eval.samples is 5001"),
+        "{e}"
+    );
 }
