@@ -59,8 +59,7 @@ impl Stencil {
     }
 }
 
-/// out[r * 9 c + k c + ch] = x[(r / V) V c + table[(r mod V) 9 + k] c + ch] over rows r = (n, s):
-/// with `nb` it is G; with `inv` and the roles of the 9 blocks swapped it is G^T (below).
+/// G: out[(n, s), k c + ch] = x[n, nb(s, k), ch], rows (n, s) in order.
 fn gather_rows<T: WithDType>(x: &[T], nb: &[u32], v: usize, c: usize) -> Vec<T> {
     let n = x.len() / (v * c);
     let mut out = Vec::with_capacity(n * v * 9 * c);
