@@ -429,6 +429,15 @@ pub fn run(
         _ => None,
     };
     let eval_time = t2.elapsed().as_secs_f64();
+    // Mixture targets: every component's share of the samples, after and before the corrector.
+    let occupancy = asm.target.inner().mixture().map(|mix| {
+        let share = |x: &[f32]| nsamp_core::metrics::modes::mode_coverage(mix, x, None).occupancy;
+        let before = match (&raw, has_corrector) {
+            (Some((x, _)), true) => Some(share(x)),
+            _ => None,
+        };
+        (mix.weights.clone(), share(&samples.x), before)
+    });
 
     let report = json!({
         "recipe": r.name,
@@ -444,6 +453,11 @@ pub fn run(
         "metrics": evaluation.metrics,
         "exact_floor": evaluation.exact_floor,
         "metrics_before_corrector": uncorrected,
+        "mode_occupancy": occupancy.as_ref().map(|(w, after, before)| json!({
+            "weights": w,
+            "samples": after,
+            "before_corrector": before,
+        })),
         "corrector": corrector_report.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
         "energy_evals": {
             "training": train_evals,
@@ -478,6 +492,20 @@ pub fn run(
         &evaluation.reference_rows,
     )
     .unwrap_or_else(|e| log.line(&format!("warning: plots not written: {e:#}"), true));
+    if let Some((w, after, before)) = &occupancy {
+        let fmt = |v: &[f64]| {
+            v.iter()
+                .map(|o| format!("{o:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        log.line(&format!("share per component: {}", fmt(after)), true);
+        if let Some(b) = before {
+            log.line(&format!("  before the corrector: {}", fmt(b)), true);
+        }
+        plots::occupancy(&dir.join("occupancy.png"), w, after, before.as_deref())
+            .unwrap_or_else(|e| log.line(&format!("warning: occupancy plot: {e:#}"), true));
+    }
 
     log.line(
         &format!(
@@ -489,11 +517,14 @@ pub fn run(
     if let Some(u) = &uncorrected {
         println!("before the corrector (the sampler's own output):");
         for (k, v) in u {
-            println!("  {k:<16} {v:>12.4}");
+            println!("  {k:<20} {v:>12.4}");
         }
     }
+    if !corrector_report.is_empty() {
+        println!("the corrector's report:");
+    }
     for (k, v) in &corrector_report {
-        println!("  corrector {k:<14} {v:>10.4}");
+        println!("  {k:<20} {v:>12.4}");
     }
     println!(
         "energy evaluations: training {train_evals}, sampling {sample_evals}, correction \
@@ -620,7 +651,7 @@ pub fn metrics_table(e: &Evaluation) -> String {
         e.n_samples, e.n_reference, e.reference
     );
     s.push_str(&format!(
-        "  {:<16} {:>12} {:>12}\n",
+        "  {:<20} {:>12} {:>12}\n",
         "metric", "value", "exact floor"
     ));
     for (k, v) in &e.metrics {
@@ -630,7 +661,7 @@ pub fn metrics_table(e: &Evaluation) -> String {
             .and_then(|f| f.get(k))
             .map(|f| format!("{f:>12.4}"))
             .unwrap_or_else(|| format!("{:>12}", "-"));
-        s.push_str(&format!("  {k:<16} {v:>12.4} {floor}\n"));
+        s.push_str(&format!("  {k:<20} {v:>12.4} {floor}\n"));
     }
     s
 }

@@ -205,6 +205,82 @@ fn histogram_png(path: &Path, title: &str, xlabel: &str, es: &[f32], er: &[f32])
     Ok(())
 }
 
+/// Mixture targets: the share of samples in each component (red bars; before the corrector,
+/// grey bars on the left of each component) against the component weights (black ticks).
+pub fn occupancy(
+    path: &Path,
+    weights: &[f32],
+    after: &[f64],
+    before: Option<&[f64]>,
+) -> PlotResult {
+    ensure_font();
+    let k = weights.len();
+    let top = after
+        .iter()
+        .chain(before.unwrap_or(&[]))
+        .copied()
+        .chain(weights.iter().map(|&w| w as f64))
+        .fold(0f64, f64::max)
+        * 1.15
+        + 1e-6;
+    let root = BitMapBackend::new(path, (900, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let title = if before.is_some() {
+        "share per component: after (red) / before (grey) the corrector; weights (black)"
+    } else {
+        "share of samples per component (red) vs weights (black)"
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(-0.5f64..k as f64 - 0.5, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc("component")
+        .y_desc("share of samples")
+        .x_labels(k.min(40))
+        .x_label_formatter(&|v| format!("{}", v.round() as i64))
+        .draw()
+        .map_err(err)?;
+    let bars = |shares: &[f64], lo: f64, hi: f64, color: RGBColor| {
+        shares
+            .iter()
+            .enumerate()
+            .map(move |(c, &o)| {
+                let x = c as f64;
+                Rectangle::new([(x + lo, 0.0), (x + hi, o)], color.filled())
+            })
+            .collect::<Vec<_>>()
+    };
+    if let Some(b) = before {
+        chart
+            .draw_series(bars(b, -0.4, 0.0, RGBColor(150, 150, 150)))
+            .map_err(err)?;
+        chart
+            .draw_series(bars(after, 0.0, 0.4, RGBColor(220, 30, 30)))
+            .map_err(err)?;
+    } else {
+        chart
+            .draw_series(bars(after, -0.4, 0.4, RGBColor(220, 30, 30)))
+            .map_err(err)?;
+    }
+    for (c, &w) in weights.iter().enumerate() {
+        let x = c as f64;
+        chart
+            .draw_series(LineSeries::new(
+                [(x - 0.45, w as f64), (x + 0.45, w as f64)],
+                BLACK.stroke_width(3),
+            ))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 /// The training loss per step (log scale when positive).
 pub fn loss_curve(path: &Path, history: &[StepRecord]) -> PlotResult {
     ensure_font();

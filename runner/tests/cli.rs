@@ -151,11 +151,27 @@ fn run_sample_and_eval_end_to_end() {
         "samples.png",
         "energy_hist.png",
         "loss.png",
+        "occupancy.png",
     ] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    // Every component's share: 40 shares summing to 1, whose worst share over its weight is the
+    // reported min_occupancy_ratio (no corrector: nothing before it).
+    let occ = &m["mode_occupancy"];
+    let shares: Vec<f64> = serde_json::from_value(occ["samples"].clone()).unwrap();
+    let weights: Vec<f64> = serde_json::from_value(occ["weights"].clone()).unwrap();
+    assert_eq!((shares.len(), weights.len()), (40, 40));
+    assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    let worst = shares
+        .iter()
+        .zip(&weights)
+        .map(|(s, w)| s / w)
+        .fold(f64::INFINITY, f64::min);
+    let reported = m["metrics"]["min_occupancy_ratio"].as_f64().unwrap();
+    assert!((worst - reported).abs() < 1e-5, "{worst} vs {reported}");
+    assert!(occ["before_corrector"].is_null());
     // 20 steps x 64 rows x 32 MC samples of training energy evaluations.
     assert_eq!(m["energy_evals"]["training"], 20 * 64 * 32);
     assert!(m["exact_floor"]["W2"].as_f64().unwrap() > 0.0);

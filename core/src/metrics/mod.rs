@@ -145,8 +145,9 @@ impl Metric for DTvd {
     }
 }
 
-/// `ModeCoverage(min_share: None)`: covered components and occupancy TVD (mixture targets).
-/// A component is covered when it holds at least `min_share` of the samples (None: 1/(4K)).
+/// `ModeCoverage(min_share: None)`: covered components, occupancy TVD, the worst component's
+/// occupancy over its weight, and the share between modes (mixture targets). A component is
+/// covered when it holds at least `min_share` of the samples (None: 1/(4K)).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModeCoverage {
@@ -172,6 +173,7 @@ impl Metric for ModeCoverage {
             ("mode_coverage".into(), c.coverage),
             ("modes_covered".into(), c.covered as f64),
             ("mode_tvd".into(), c.occupancy_tvd),
+            ("min_occupancy_ratio".into(), c.min_occupancy_ratio),
             ("between_modes".into(), c.between_modes),
         ])
     }

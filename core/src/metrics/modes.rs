@@ -13,6 +13,9 @@ pub struct Coverage {
     pub coverage: f64,
     /// 1/2 sum_c |occupancy_c - w_c|.
     pub occupancy_tvd: f64,
+    /// min_c occupancy_c / w_c: 1 when every component holds its weight's share, 0 when one is
+    /// dropped (the worst-served component, which `covered` hides above the threshold).
+    pub min_occupancy_ratio: f64,
     /// Share of samples between modes: squared standardised distance to their assigned
     /// component above d + 8 sqrt(2 d) (about 4 standard deviations of a chi^2_d; exact samples
     /// of a 2-D mixture land there with probability about 1e-4).
@@ -52,7 +55,18 @@ pub fn mode_coverage(mix: &MixtureView, samples: &[f32], min_share: Option<f64>)
             .zip(&mix.weights)
             .map(|(o, &w)| (o - w as f64).abs())
             .sum::<f64>();
+    let min_ratio = occ
+        .iter()
+        .zip(&mix.weights)
+        .filter(|(_, &w)| w > 0.0)
+        .map(|(o, &w)| o / w as f64)
+        .fold(f64::INFINITY, f64::min);
     Coverage {
+        min_occupancy_ratio: if min_ratio.is_finite() {
+            min_ratio
+        } else {
+            0.0
+        },
         occupancy: occ,
         covered,
         coverage: covered as f64 / k as f64,
@@ -83,6 +97,7 @@ mod tests {
         assert!((c.coverage - 0.25).abs() < 1e-12);
         assert!((c.occupancy_tvd - 0.75).abs() < 1e-12);
         assert_eq!(c.between_modes, 0.0);
+        assert_eq!(c.min_occupancy_ratio, 0.0);
     }
 
     /// Points halfway between two components (7 sigma from each) count as between modes.
@@ -91,6 +106,27 @@ mod tests {
         let s = [5.0f32, 5.0, 10.0, 0.0, -5.0, 5.0, 0.0, -10.0];
         let c = mode_coverage(&four(), &s, None);
         assert!((c.between_modes - 0.5).abs() < 1e-12, "{}", c.between_modes);
+    }
+
+    /// Shares 0.4, 0.3, 0.2, 0.1 of weights 1/4 each: the worst component holds 0.1 / 0.25.
+    #[test]
+    fn min_occupancy_ratio_is_the_worst_share_over_its_weight() {
+        let m = four();
+        let s: Vec<f32> = (0..100)
+            .flat_map(|i| {
+                let c = match i {
+                    0..40 => 0,
+                    40..70 => 1,
+                    70..90 => 2,
+                    _ => 3,
+                };
+                [m.means[2 * c], m.means[2 * c + 1]]
+            })
+            .collect();
+        let c = mode_coverage(&m, &s, None);
+        assert_eq!(c.occupancy, vec![0.4, 0.3, 0.2, 0.1]);
+        assert!((c.min_occupancy_ratio - 0.4).abs() < 1e-12);
+        assert_eq!(c.covered, 4);
     }
 
     #[test]
@@ -105,5 +141,6 @@ mod tests {
         let c = mode_coverage(&m, &s, None);
         assert_eq!(c.covered, 4);
         assert!(c.occupancy_tvd.abs() < 1e-12);
+        assert!((c.min_occupancy_ratio - 1.0).abs() < 1e-12);
     }
 }
