@@ -15,7 +15,13 @@ pub struct Corrected {
 
 /// A post-processing step on a sampler's output.
 pub trait Corrector: Send {
-    /// Corrects `samples` (data units) against `target`.
+    /// Proposals consumed per corrected sample: for n corrected samples the runner draws
+    /// n * this many (IMH with thinning k: k; default 1).
+    fn proposals_per_sample(&self) -> usize {
+        1
+    }
+    /// Corrects `samples` (data units) against `target`; returns samples.n() /
+    /// proposals_per_sample() rows.
     fn correct(
         &mut self,
         samples: Samples,

@@ -372,15 +372,29 @@ pub fn run(
     };
 
     let t1 = Instant::now();
-    let samples = sample_phase(&asm, r.eval.samples, &asm.streams.derive("final-sample"))?;
+    // A thinning corrector (Imh(thin: k)) consumes k proposals per returned sample.
+    let per_sample = asm
+        .corrector
+        .as_ref()
+        .map_or(1, |c| c.proposals_per_sample());
+    let samples = sample_phase(
+        &asm,
+        r.eval.samples * per_sample,
+        &asm.streams.derive("final-sample"),
+    )?;
     let sample_time = t1.elapsed().as_secs_f64();
     let sample_evals = asm.target.evals() - train_evals;
 
-    // The sampler's own output (one copy), kept for the density metrics of a flow (NLL, RNLL,
-    // ESS) and, with a corrector, for the metrics before the corrector.
+    // The sampler's own output (its first eval.samples rows, one copy), kept for the density
+    // metrics of a flow (NLL, RNLL, ESS) and, with a corrector, for the metrics before it.
     let has_corrector = asm.corrector.is_some();
-    let raw = (has_corrector || samples.log_q.is_some())
-        .then(|| (samples.x.clone(), samples.log_q.clone()));
+    let n_raw = r.eval.samples * samples.dim;
+    let raw = (has_corrector || samples.log_q.is_some()).then(|| {
+        (
+            samples.x[..n_raw].to_vec(),
+            samples.log_q.as_ref().map(|l| l[..r.eval.samples].to_vec()),
+        )
+    });
     let (samples, corrector_report) = match asm.corrector.as_mut() {
         Some(c) => {
             let corrected = c.correct(samples, &asm.target, &asm.streams.derive("corrector"))?;
@@ -697,7 +711,11 @@ pub fn sample(
     let mut asm = rebuild_from_run(run_dir)?;
     let seed = seed.unwrap_or(asm.recipe.seed.wrapping_add(1));
     let streams = nsamp_core::numerics::rng::RngStreams::new(seed).derive("sample-command");
-    let mut s = sample_phase(&asm, n, &streams)?;
+    let per_sample = match (&asm.corrector, raw) {
+        (Some(c), false) => c.proposals_per_sample(),
+        _ => 1,
+    };
+    let mut s = sample_phase(&asm, n * per_sample, &streams)?;
     if !raw {
         if let Some(c) = asm.corrector.as_mut() {
             let corrected = c.correct(s, &asm.target, &streams.derive("corrector"))?;

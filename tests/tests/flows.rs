@@ -103,3 +103,31 @@ fn short_phi4_conv_run_snapshot() {
     insta::assert_json_snapshot!("short_phi4_conv_scorenf_snis", run("phi4", &r));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `Imh(thin: 3)`: the runner draws 3 proposals per evaluated sample (3 x 400 energy
+/// evaluations of correction), the chain keeps 400 states, and the metrics before the corrector
+/// are computed on 400 of the proposals.
+#[test]
+fn thinned_imh_draws_k_proposals_per_sample() {
+    let r = MOG4
+        .replace("OBJECTIVE", "Rkl()")
+        .replace("OBJ", "thin")
+        .replace("Imh()", "Imh(thin: 3)");
+    let dir = std::env::temp_dir().join(format!("nsamp-flow-thin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.with_extension("ron");
+    std::fs::write(&path, &r).unwrap();
+    let out = nsamp::commands::run(&path, Some(&dir), &[], None).unwrap();
+    let samples = nsamp_core::io::read_npy(&dir.join("samples.npy")).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(out.report["energy_evals"]["correction"], 1200);
+    assert_eq!(out.report["eval_protocol"]["samples"], 400);
+    assert_eq!((samples.rows, samples.cols), (400, 2));
+    let before = &out.report["mode_occupancy"]["before_corrector"];
+    let shares: Vec<f64> = serde_json::from_value(before.clone()).unwrap();
+    // Shares of 400 proposals: multiples of 1/400.
+    for s in shares {
+        assert!((s * 400.0 - (s * 400.0).round()).abs() < 1e-9, "{s}");
+    }
+}

@@ -1,10 +1,11 @@
 //! Correctors for samplers with a tractable density (flows): their samples carry log q(x).
 //!
-//! - `Imh`: independent Metropolis-Hastings with the sampler as proposal. The n proposals, in
-//!   order, drive one chain started at the first: x' is accepted with probability
-//!   min(1, w(x') / w(x)), w = p~ / q = exp(-E - log q). The chain's n states (with repeats) are
-//!   the corrected samples. Reports `imh_acceptance`, `imh_tau` (integrated autocorrelation time
-//!   of E along the chain, Sokal window) and `imh_ess` = n / tau.
+//! - `Imh(thin: k)`: independent Metropolis-Hastings with the sampler as proposal. The N = k n
+//!   proposals, in order, drive one chain started at the first: x' is accepted with probability
+//!   min(1, w(x') / w(x)), w = p~ / q = exp(-E - log q). Every k-th state of the chain (with
+//!   repeats; states k-1, 2k-1, ...) is a corrected sample, n in all. Reports `imh_acceptance`
+//!   (over the N - 1 moves), `imh_tau` (integrated autocorrelation time of E along the n returned
+//!   states, Sokal window) and `imh_ess` = n / tau.
 //! - `Snis`: self-normalised importance weights w_i / sum w; reports `snis_ess` =
 //!   (sum w)^2 / sum w^2 / n and `snis_log_z` = LSE(log w) - log n, and returns n rows resampled
 //!   systematically by weight so that every metric sees the reweighted distribution.
@@ -53,12 +54,26 @@ fn gather(samples: &Samples, idx: &[usize]) -> Samples {
     out
 }
 
-/// `Imh()`: independent Metropolis-Hastings over the sampler's proposals.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Imh {}
+/// `Imh(thin: 1)`: independent Metropolis-Hastings over the sampler's proposals, keeping every
+/// `thin`-th state of one chain over `thin` x n proposals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imh {
+    /// Chain steps per returned state (>= 1): the chain runs over thin x n proposals. A mode the
+    /// flow under-weights by a factor r is entered about once per r / weight proposals.
+    pub thin: usize,
+}
+
+impl Default for Imh {
+    fn default() -> Self {
+        Imh { thin: 1 }
+    }
+}
 
 impl Corrector for Imh {
+    fn proposals_per_sample(&self) -> usize {
+        self.thin
+    }
     fn correct(
         &mut self,
         samples: Samples,
@@ -66,26 +81,35 @@ impl Corrector for Imh {
         streams: &RngStreams,
     ) -> anyhow::Result<Corrected> {
         let (lw, e) = log_weights(&samples, target, "Imh")?;
-        let n = lw.len();
+        let k = self.thin;
+        let n_prop = lw.len();
+        let n = n_prop / k;
+        anyhow::ensure!(
+            n >= 2,
+            "Imh: {n_prop} proposals at thin {k} leave fewer than 2 states"
+        );
         let mut rng = streams.stream("imh", 0);
         let (mut cur, mut accepted) = (0usize, 0usize);
-        let mut chain = Vec::with_capacity(n);
-        chain.push(0);
-        for (i, &w) in lw.iter().enumerate().skip(1) {
+        let mut kept = Vec::with_capacity(n);
+        for (i, &w) in lw.iter().enumerate().take(n * k) {
             // A non-finite current weight (only possible at the start) is always left.
-            let log_alpha = w - lw[cur];
-            if rng.random::<f64>().ln() < log_alpha || !lw[cur].is_finite() {
+            if i > 0 && (rng.random::<f64>().ln() < w - lw[cur] || !lw[cur].is_finite()) {
                 cur = i;
                 accepted += 1;
             }
-            chain.push(cur);
+            if i % k == k - 1 {
+                kept.push(cur);
+            }
         }
-        let trace: Vec<f64> = chain.iter().map(|&i| e[i] as f64).collect();
+        let trace: Vec<f64> = kept.iter().map(|&i| e[i] as f64).collect();
         let tau = integrated_autocorr_time(&trace, 1);
         Ok(Corrected {
-            samples: gather(&samples, &chain),
+            samples: gather(&samples, &kept),
             report: vec![
-                ("imh_acceptance".into(), accepted as f64 / (n - 1) as f64),
+                (
+                    "imh_acceptance".into(),
+                    accepted as f64 / (n * k - 1) as f64,
+                ),
                 ("imh_tau".into(), tau),
                 ("imh_ess".into(), n as f64 / tau),
             ],
@@ -136,6 +160,7 @@ impl Corrector for Snis {
 
 impl CorrectorConfig for Imh {
     fn build(&self, _dim: usize) -> anyhow::Result<Box<dyn Corrector>> {
+        anyhow::ensure!(self.thin >= 1, "Imh: thin must be at least 1");
         Ok(Box::new(self.clone()))
     }
 }
@@ -150,7 +175,7 @@ nsamp_core::register!(
     "Imh",
     Imh,
     "independent Metropolis-Hastings over a flow's proposals: acceptance, autocorrelation time, corrected samples",
-    "// No fields: the n proposals drive one chain of n states.\nImh()"
+    "Imh(\n    // Chain steps per returned state: one chain over thin x n proposals, every thin-th state kept.\n    thin: 1,\n)"
 );
 nsamp_core::register!(
     Corrector,
@@ -211,7 +236,7 @@ mod tests {
     #[test]
     fn exact_proposals_are_all_accepted() {
         let t = CountedTarget::new(Box::new(Normal2));
-        let c = Imh {}
+        let c = Imh::default()
             .correct(proposals(1.0, 1000), &t, &RngStreams::new(1))
             .unwrap();
         assert_eq!(c.report[0], ("imh_acceptance".to_string(), 1.0));
@@ -221,13 +246,36 @@ mod tests {
         assert!((s.report[0].1 - 1.0).abs() < 1e-5);
     }
 
+    /// Thinning by k runs the same chain over the k n proposals and keeps states k-1, 2k-1, ...
+    #[test]
+    fn thinning_keeps_every_kth_state_of_the_same_chain() {
+        let t = CountedTarget::new(Box::new(Normal2));
+        let raw = proposals(1.5, 1000);
+        let full = Imh { thin: 1 }
+            .correct(raw.clone(), &t, &RngStreams::new(1))
+            .unwrap();
+        let mut imh = Imh { thin: 5 };
+        assert_eq!(imh.proposals_per_sample(), 5);
+        let thinned = imh.correct(raw, &t, &RngStreams::new(1)).unwrap();
+        assert_eq!(thinned.samples.n(), 200);
+        for j in 0..200 {
+            let i = 5 * j + 4;
+            assert_eq!(
+                thinned.samples.x[2 * j..2 * j + 2],
+                full.samples.x[2 * i..2 * i + 2]
+            );
+        }
+        assert_eq!(thinned.report[0], full.report[0], "the same acceptance");
+        assert!(Imh { thin: 0 }.build(2).is_err());
+    }
+
     #[test]
     fn wide_proposals_are_corrected() {
         let t = CountedTarget::new(Box::new(Normal2));
         let n = 40_000;
         let raw = proposals(1.5, n);
         assert!((var(&raw) - 2.25).abs() < 0.1);
-        let c = Imh {}
+        let c = Imh::default()
             .correct(raw.clone(), &t, &RngStreams::new(1))
             .unwrap();
         let acc = c.report[0].1;
