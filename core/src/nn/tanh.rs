@@ -36,21 +36,13 @@ impl CustomOp1 for Tanh {
         "nsamp-tanh"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(
-                super::contiguous_slice(v, l, "tanh")?
-                    .iter()
-                    .map(|&x| tanh_f32(x))
-                    .collect(),
-            ),
-            CpuStorage::F64(v) => CpuStorage::F64(
-                super::contiguous_slice(v, l, "tanh")?
-                    .iter()
-                    .map(|x| x.tanh())
-                    .collect(),
-            ),
-            _ => candle_core::bail!("tanh: f32 or f64 tensors only"),
-        };
+        let out = super::map_float_storage(
+            s,
+            l,
+            "tanh",
+            |v| v.iter().map(|&x| tanh_f32(x)).collect(),
+            |v| v.iter().map(|x| x.tanh()).collect(),
+        )?;
         Ok((out, l.shape().clone()))
     }
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {

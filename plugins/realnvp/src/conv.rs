@@ -11,7 +11,7 @@ use nsamp_core::candle::{
     self, CpuStorage, CustomOp1, Layout, Module, Result, Shape, Tensor, WithDType,
 };
 use nsamp_core::candle_nn::{linear, Init, Linear, VarBuilder};
-use nsamp_core::nn::contiguous_slice;
+use nsamp_core::nn::map_float_storage;
 use std::sync::Arc;
 
 /// The lattice's neighbour tables: nb[s * 9 + k] and its inverse inv[s' * 9 + k] = s with
@@ -103,21 +103,14 @@ impl CustomOp1 for Gather {
         if v != self.0.v {
             candle::bail!("lattice gather: {v} sites, stencil has {}", self.0.v);
         }
-        let out = match s {
-            CpuStorage::F32(x) => CpuStorage::F32(gather_rows(
-                contiguous_slice(x, l, "lattice gather")?,
-                &self.0.nb,
-                v,
-                c,
-            )),
-            CpuStorage::F64(x) => CpuStorage::F64(gather_rows(
-                contiguous_slice(x, l, "lattice gather")?,
-                &self.0.nb,
-                v,
-                c,
-            )),
-            _ => candle::bail!("lattice gather: f32 or f64 only"),
-        };
+        let nb = &self.0.nb;
+        let out = map_float_storage(
+            s,
+            l,
+            "lattice gather",
+            |x| gather_rows(x, nb, v, c),
+            |x| gather_rows(x, nb, v, c),
+        )?;
         Ok((out, Shape::from((n * v, 9 * c))))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -137,21 +130,14 @@ impl CustomOp1 for Scatter {
             candle::bail!("lattice scatter: shape ({rows}, {c9}) is not (n {v}, 9 c)");
         }
         let c = c9 / 9;
-        let out = match s {
-            CpuStorage::F32(g) => CpuStorage::F32(scatter_rows(
-                contiguous_slice(g, l, "lattice scatter")?,
-                &self.0.inv,
-                v,
-                c,
-            )),
-            CpuStorage::F64(g) => CpuStorage::F64(scatter_rows(
-                contiguous_slice(g, l, "lattice scatter")?,
-                &self.0.inv,
-                v,
-                c,
-            )),
-            _ => candle::bail!("lattice scatter: f32 or f64 only"),
-        };
+        let inv = &self.0.inv;
+        let out = map_float_storage(
+            s,
+            l,
+            "lattice scatter",
+            |g| scatter_rows(g, inv, v, c),
+            |g| scatter_rows(g, inv, v, c),
+        )?;
         Ok((out, Shape::from((rows / v, v, c))))
     }
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
