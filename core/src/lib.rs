@@ -9,6 +9,7 @@ pub mod corrector;
 pub mod diffusion;
 pub mod error;
 pub mod eval;
+pub mod experiment;
 pub mod io;
 pub mod mcmc;
 pub mod metric;
@@ -23,16 +24,18 @@ pub mod registry;
 pub mod sampler;
 pub mod score_sampler;
 pub mod target;
+pub mod threads;
 pub mod train;
 
 pub use corrector::{Corrected, Corrector, CorrectorConfig};
 pub use error::NsampError;
+pub use experiment::{Experiment, Observer, RunReport};
 pub use metric::{Metric, MetricConfig, MetricInput};
 pub use model::{FlowModel, Model, ModelConfig, ModelShape, ScoreModel};
 pub use objective::{Context, Objective, ObjectiveConfig, StepLoss};
 pub use recipe::Recipe;
 pub use registry::Spec;
-pub use sampler::{Sampler, Samples};
+pub use sampler::{Sampler, SamplerConfig, Samples};
 pub use target::{CountedTarget, Device, Particles, Target, TargetConfig};
 
 // Re-exported so that plugin crates and `register!` need no direct dependency on them.

@@ -48,11 +48,15 @@ pub struct Recipe {
     pub device: Device,
     /// The target density.
     pub target: Spec<families::Target>,
-    /// The learnable model (None for network-free samplers).
-    #[serde(default)]
+    /// The learnable model (trained methods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Spec<families::Model>>,
-    /// The training objective.
-    pub objective: Spec<families::Objective>,
+    /// The training objective (trained methods: `model` + `objective` + `train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Spec<families::Objective>>,
+    /// A training-free sampler (`sampler: Mala(...)`), in place of `model` + `objective` + `train`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler: Option<Spec<families::Sampler>>,
     /// An optional corrector applied to the sampler's output.
     #[serde(default)]
     pub corrector: Option<Spec<families::Corrector>>,
@@ -100,13 +104,49 @@ impl Recipe {
         }
         self.train.validate().map_err(NsampError::InvalidRecipe)?;
         self.eval.validate().map_err(NsampError::InvalidRecipe)?;
-        if self.objective.config.needs_model() && self.model.is_none() {
-            return bad(format!(
-                "objective `{}` trains a network: the recipe needs a `model`",
-                self.objective.name
-            ));
+        match (&self.objective, &self.sampler) {
+            (Some(o), None) => {
+                if o.config.needs_model() && self.model.is_none() {
+                    return bad(format!(
+                        "objective `{}` trains a network: the recipe needs a `model`",
+                        o.name
+                    ));
+                }
+            }
+            (None, Some(s)) => {
+                if self.model.is_some() || self.train.steps > 0 {
+                    return bad(format!(
+                        "sampler `{}` is training-free: leave out `model` and `train` (or name \
+                         a `model` + `objective` + `train` instead of `sampler`)",
+                        s.name
+                    ));
+                }
+            }
+            (Some(_), Some(_)) => {
+                return bad(
+                    "name either `objective` (with `model` and `train`) or `sampler`, \
+                            not both"
+                        .into(),
+                )
+            }
+            (None, None) => {
+                return bad(
+                    "the recipe needs a method: `model` + `objective` + `train`, or \
+                            `sampler: Name(...)` (`nsamp list` shows both families)"
+                        .into(),
+                )
+            }
         }
         Ok(())
+    }
+
+    /// The method's registered name: the objective's or the training-free sampler's.
+    pub fn method_name(&self) -> &'static str {
+        match (&self.objective, &self.sampler) {
+            (Some(o), _) => o.name,
+            (None, Some(s)) => s.name,
+            (None, None) => "none",
+        }
     }
 
     /// The recipe as RON text, re-readable by [`Recipe::parse`].

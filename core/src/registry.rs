@@ -13,7 +13,7 @@ use serde::ser::{Serialize, Serializer};
 use std::fmt;
 use std::marker::PhantomData;
 
-/// A family of components: targets, models, objectives, correctors, metrics.
+/// A family of components: targets, models, objectives, samplers, correctors, metrics.
 pub trait Family: 'static + Sized {
     /// The config trait object of this family, e.g. `dyn TargetConfig`.
     type Config: ?Sized + erased_serde::Serialize + dyn_clone::DynClone + fmt::Debug + Send + Sync;
@@ -50,13 +50,19 @@ pub fn find<F: Family>(name: &str) -> Result<&'static Entry<F>, NsampError> {
         .ok_or_else(|| {
             let mut known: Vec<&str> = entries.iter().map(|e| e.name).collect();
             known.sort_unstable();
+            // A name registered in another family (`objective: Dwes` for the sampler `Dwes`).
+            let elsewhere = list_all()
+                .into_iter()
+                .find(|l| l.name == name && l.kind != F::KIND)
+                .map(|l| format!(" (`{name}` is a {0}: write `{0}: {name}(...)`)", l.kind))
+                .unwrap_or_default();
             NsampError::UnknownComponent {
                 kind: F::KIND,
                 name: name.to_string(),
                 known: if known.is_empty() {
                     "(none linked)".into()
                 } else {
-                    known.join(", ")
+                    known.join(", ") + &elsewhere
                 },
             }
         })
@@ -199,7 +205,7 @@ macro_rules! __family {
 
 /// Registers a component: `register!(Target, "Gmm40", Gmm40Config, "doc", "example")`.
 ///
-/// The family is one of `Target`, `Model`, `Objective`, `Corrector`, `Metric`; the config type
+/// The family is one of `Target`, `Model`, `Objective`, `Sampler`, `Corrector`, `Metric`; the config type
 /// must implement serde's `Deserialize` and the family's config trait.
 #[macro_export]
 macro_rules! register {
@@ -215,12 +221,13 @@ macro_rules! register {
     };
 }
 
-/// The five component families.
+/// The six component families.
 pub mod families {
     crate::__family!(Target, crate::target::TargetConfig, "target");
     crate::__family!(Model, crate::model::ModelConfig, "model");
     crate::__family!(Objective, crate::objective::ObjectiveConfig, "objective");
     crate::__family!(Corrector, crate::corrector::CorrectorConfig, "corrector");
+    crate::__family!(Sampler, crate::sampler::SamplerConfig, "sampler");
     crate::__family!(Metric, crate::metric::MetricConfig, "metric");
 }
 
@@ -256,6 +263,7 @@ pub fn list_all() -> Vec<Listing> {
     let mut v = listing::<families::Target>();
     v.extend(listing::<families::Model>());
     v.extend(listing::<families::Objective>());
+    v.extend(listing::<families::Sampler>());
     v.extend(listing::<families::Corrector>());
     v.extend(listing::<families::Metric>());
     v

@@ -1,7 +1,12 @@
 //! The one sampling interface: a trained model, a network-free SDE or an MCMC chain all answer
 //! `Sampler::sample`.
+//!
+//! Training-free methods (DwES, MALA/HMC chains, and later parallel tempering, ULA, SBTM) are a
+//! component family of their own: a recipe names `sampler: Mala(...)` instead of `model` +
+//! `objective` + `train`, and [`SamplerConfig::build`] makes the sampler for the counted target.
 
 use crate::numerics::rng::RngStreams;
+use crate::target::CountedTarget;
 
 /// A batch of samples in data units, row-major `n x dim`, with optional per-sample log q(x)
 /// (for samplers with a tractable density) and log importance weights.
@@ -47,4 +52,17 @@ pub trait Sampler {
         streams: &RngStreams,
         progress: Progress<'_>,
     ) -> anyhow::Result<Samples>;
+    /// Named figures of the last `sample` call (acceptance rate, autocorrelation time, ...),
+    /// reported beside the metrics. Default: none.
+    fn report(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+}
+
+/// The config of a training-free sampler (`sampler: Name(...)` in a recipe); builds it.
+pub trait SamplerConfig:
+    erased_serde::Serialize + dyn_clone::DynClone + std::fmt::Debug + Send + Sync
+{
+    /// Builds the sampler over the counted target (its energy evaluations are the sampling cost).
+    fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Sampler>>;
 }

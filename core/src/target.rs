@@ -150,6 +150,14 @@ impl CountedTarget {
             evals: Arc::new(AtomicU64::new(0)),
         }
     }
+    /// The same target with a fresh counter of its own (evaluation and reference draws are
+    /// counted apart from the sampler's budget).
+    pub fn recount(&self) -> Self {
+        CountedTarget {
+            inner: Arc::clone(&self.inner),
+            evals: Arc::new(AtomicU64::new(0)),
+        }
+    }
     /// The wrapped target, for metadata (dim, mixture, bounds). Calls to its energy are not counted.
     pub fn inner(&self) -> &dyn Target {
         &*self.inner

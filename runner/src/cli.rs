@@ -115,7 +115,7 @@ pub enum Command {
         seed: Option<u64>,
         /// Sampler settings.
         #[command(flatten)]
-        mcmc: crate::reference::ReferenceArgs,
+        mcmc: crate::cmd::reference::ReferenceArgs,
         /// Overrides, as for `run`.
         #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
         sets: Vec<String>,

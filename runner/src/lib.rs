@@ -1,5 +1,6 @@
-//! The nsamp runner: parses a recipe, assembles the components named in it from the registry,
-//! trains, samples, evaluates and writes a run directory. A user's own binary that links extra
+//! The nsamp runner: the command-line interface over the experiment library
+//! ([`nsamp_core::Experiment`]). One file per subcommand under [`cmd`]; the terminal, the log, the
+//! run directory and the plots are observers of the experiment under [`ui`]. A user's own binary that links extra
 //! plugin crates calls [`main`] and gets the whole CLI:
 //!
 //! ```ignore
@@ -20,23 +21,18 @@ extern crate nsamp_plugin_phi4;
 extern crate nsamp_plugin_realnvp;
 extern crate nsamp_plugin_score_mlp;
 
-pub mod assemble;
-pub mod bench;
 pub mod cli;
-pub mod commands;
-pub mod plots;
-pub mod reference;
-pub mod rundir;
-pub mod table;
-pub mod threads;
+pub mod cmd;
+pub mod ui;
 
-pub use assemble::Assembled;
+pub use nsamp_core::experiment::Assembled;
+pub use nsamp_core::threads;
 
 /// Runs the CLI on the process arguments; errors are printed as one message with exit code 1.
 pub fn main() -> std::process::ExitCode {
     use clap::Parser;
     let cli = cli::Cli::parse();
-    match commands::dispatch(cli) {
+    match cmd::dispatch(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -272,7 +272,7 @@ const DW4: &str = r#"Recipe(
     name: "dw4-ref",
     seed: 5,
     target: Dw4(),
-    objective: Dwes(mc_samples: 16, sde_steps: 4),
+    sampler: Dwes(mc_samples: 16, sde_steps: 4),
     eval: (samples: 64, reference: File("ref.npy"), metrics: [DTvd()]),
 )"#;
 

@@ -225,7 +225,8 @@ fn mc_score_sde_samples_gmm40_near_the_exact_floor() {
             .collect(),
         exact_floor: true,
     };
-    let e = nsamp_core::eval::evaluate(t.inner(), &x, &eval, &s, None).unwrap();
+    let silent = &mut nsamp_core::experiment::Silent;
+    let e = nsamp_core::eval::evaluate(&t, "Gmm40()", &x, &eval, &s, silent).unwrap();
     let floor = e.exact_floor.unwrap();
     assert_eq!(e.metrics["modes_covered"], 40.0);
     assert!(

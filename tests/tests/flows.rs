@@ -22,15 +22,16 @@ fn run(name: &str, recipe: &str) -> serde_json::Value {
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.with_extension("ron");
     std::fs::write(&path, recipe).unwrap();
-    let out = nsamp::commands::run(&path, Some(&dir), &[], None).unwrap();
+    let out = nsamp::cmd::run::run(&path, Some(&dir), &[], None).unwrap();
+    let report = serde_json::to_value(&out.report).unwrap();
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_file(&path).ok();
     serde_json::json!({
-        "metrics": round(&out.report["metrics"], 3),
-        "metrics_before_corrector": round(&out.report["metrics_before_corrector"], 3),
-        "corrector": round(&out.report["corrector"], 3),
-        "train_diagnostics": round(&out.report["train_diagnostics"], 3),
-        "energy_evals": out.report["energy_evals"],
+        "metrics": round(&report["metrics"], 3),
+        "metrics_before_corrector": round(&report["metrics_before_corrector"], 3),
+        "corrector": round(&report["corrector"], 3),
+        "train_diagnostics": round(&report["train_diagnostics"], 3),
+        "energy_evals": report["energy_evals"],
     })
 }
 
@@ -117,14 +118,15 @@ fn thinned_imh_draws_k_proposals_per_sample() {
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.with_extension("ron");
     std::fs::write(&path, &r).unwrap();
-    let out = nsamp::commands::run(&path, Some(&dir), &[], None).unwrap();
+    let out = nsamp::cmd::run::run(&path, Some(&dir), &[], None).unwrap();
+    let report = serde_json::to_value(&out.report).unwrap();
     let samples = nsamp_core::io::read_npy(&dir.join("samples.npy")).unwrap();
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_file(&path).ok();
-    assert_eq!(out.report["energy_evals"]["correction"], 1200);
-    assert_eq!(out.report["eval_protocol"]["samples"], 400);
+    assert_eq!(report["energy_evals"]["correction"], 1200);
+    assert_eq!(report["eval_protocol"]["samples"], 400);
     assert_eq!((samples.rows, samples.cols), (400, 2));
-    let before = &out.report["mode_occupancy"]["before_corrector"];
+    let before = &report["mode_occupancy"]["before_corrector"];
     let shares: Vec<f64> = serde_json::from_value(before.clone()).unwrap();
     // Shares of 400 proposals: multiples of 1/400.
     for s in shares {

@@ -27,6 +27,7 @@ fn losses(objective: &str, target: &str, steps: u64) -> Vec<f32> {
     let r = Recipe::parse(&recipe(objective, target), "test").unwrap();
     let mut asm = nsamp::Assembled::new(r).unwrap();
     let (obj, cx) = asm.split();
+    let obj = obj.unwrap();
     obj.init(&cx).unwrap();
     (0..steps)
         .map(|s| obj.loss(s, &cx).unwrap().loss.to_scalar::<f32>().unwrap())

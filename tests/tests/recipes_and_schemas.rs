@@ -43,7 +43,7 @@ fn every_recipe_parses_and_assembles() {
 #[test]
 fn every_registered_example_parses_and_documents_every_field() {
     for l in registry::list_all() {
-        let fields = nsamp::commands::example_fields(l.example);
+        let fields = nsamp::cmd::list::example_fields(l.example);
         let json = match l.kind {
             "target" => {
                 serde_json::to_value(Spec::<families::Target>::from_ron(l.example).unwrap())
@@ -51,6 +51,9 @@ fn every_registered_example_parses_and_documents_every_field() {
             "model" => serde_json::to_value(Spec::<families::Model>::from_ron(l.example).unwrap()),
             "objective" => {
                 serde_json::to_value(Spec::<families::Objective>::from_ron(l.example).unwrap())
+            }
+            "sampler" => {
+                serde_json::to_value(Spec::<families::Sampler>::from_ron(l.example).unwrap())
             }
             "corrector" => {
                 serde_json::to_value(Spec::<families::Corrector>::from_ron(l.example).unwrap())
@@ -77,7 +80,7 @@ fn every_registered_example_parses_and_documents_every_field() {
 
 #[test]
 fn schema_documentation_is_current() {
-    let want = nsamp::commands::schema_markdown();
+    let want = nsamp::cmd::schema::schema_markdown();
     let path = root().join("schemas/components.md");
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(

@@ -36,8 +36,8 @@ fn short_idem_run_metrics_snapshot() {
     let _ = std::fs::remove_dir_all(&dir);
     let recipe = dir.with_extension("ron");
     std::fs::write(&recipe, SHORT).unwrap();
-    let out = nsamp::commands::run(&recipe, Some(&dir), &[], None).unwrap();
-    let m = &out.report;
+    let out = nsamp::cmd::run::run(&recipe, Some(&dir), &[], None).unwrap();
+    let m = &serde_json::to_value(&out.report).unwrap();
     let pinned = serde_json::json!({
         "metrics": round(&m["metrics"], 3),
         "exact_floor": round(&m["exact_floor"], 3),
@@ -60,8 +60,8 @@ fn short_iwsm_run_metrics_snapshot() {
         .replace("steps: 400, batch: 128", "steps: 200, batch: 128")
         .replace("snapshot-idem", "snapshot-iwsm");
     std::fs::write(&recipe, text).unwrap();
-    let out = nsamp::commands::run(&recipe, Some(&dir), &[], None).unwrap();
-    let m = &out.report;
+    let out = nsamp::cmd::run::run(&recipe, Some(&dir), &[], None).unwrap();
+    let m = &serde_json::to_value(&out.report).unwrap();
     let ess = m["train_diagnostics"]["snis_ess"].as_f64().unwrap();
     assert!(
         ess > 1.0 / 3.0 - 1e-9 && ess <= 1.0 + 1e-9,
@@ -117,6 +117,7 @@ fn non_finite_energies_stop_training_with_a_diagnostic() {
     let mut asm = nsamp::Assembled::new(r).unwrap();
     let (settings, varmap) = (asm.recipe.train.clone(), asm.varmap.clone());
     let (objective, cx) = asm.split();
+    let objective = objective.unwrap();
     objective.init(&cx).unwrap();
     struct Quiet;
     impl nsamp_core::train::TrainObserver for Quiet {

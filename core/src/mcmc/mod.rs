@@ -17,6 +17,7 @@ pub mod chains;
 pub mod hmc;
 pub mod iat;
 pub mod mala;
+pub mod sampler;
 
 use crate::numerics::pairwise::remove_mean;
 use crate::numerics::rng::{fill_normal, RngStreams};

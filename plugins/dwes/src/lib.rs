@@ -1,16 +1,13 @@
 //! `Dwes`: direct sampling with estimated scores (IW-SM appendix H): the reverse SDE driven by the
-//! Monte Carlo score S_L with L samples and no network. It trains nothing; every sample costs
+//! Monte Carlo score S_L with L samples and no network: a training-free sampler (`sampler: Dwes(...)`); every sample costs
 //! L x sde_steps energy evaluations, reported as sampling cost. This is the baseline that shows
 //! what amortising the score into a network buys.
 
-use nsamp_core::candle::{Device, Tensor};
 use nsamp_core::diffusion::{DiffusionSettings, DiffusionState, X0Source};
 use nsamp_core::numerics::mc_score::integrate_with_mc_score;
 use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::sampler::Progress;
-use nsamp_core::{
-    Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, Samples, StepLoss,
-};
+use nsamp_core::{CountedTarget, Sampler, SamplerConfig, Samples};
 use serde::{Deserialize, Serialize};
 
 /// `Dwes(...)` config.
@@ -50,14 +47,15 @@ impl Default for DwesConfig {
     }
 }
 
-/// The sampler (no state to train).
+/// The sampler: the reverse SDE driven by S_L (nothing to train).
 pub struct Dwes {
     state: DiffusionState,
     chunk: usize,
+    target: CountedTarget,
 }
 
-impl ObjectiveConfig for DwesConfig {
-    fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Objective>> {
+impl SamplerConfig for DwesConfig {
+    fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Sampler>> {
         anyhow::ensure!(self.chunk > 0, "Dwes: chunk must be at least 1");
         let settings = DiffusionSettings {
             sigma_min: self.sigma_min,
@@ -72,50 +70,21 @@ impl ObjectiveConfig for DwesConfig {
         Ok(Box::new(Dwes {
             state: DiffusionState::new(settings, X0Source::Prior, target)?,
             chunk: self.chunk,
+            target: target.clone(),
         }))
     }
-    fn needs_model(&self) -> bool {
-        false
-    }
 }
 
-impl Objective for Dwes {
-    fn init(&mut self, _cx: &Context<'_>) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn loss(&mut self, _step: u64, cx: &Context<'_>) -> anyhow::Result<StepLoss> {
-        // Nothing to train: a zero loss keeps `train.steps > 0` harmless.
-        Ok(StepLoss {
-            loss: Tensor::zeros((), nsamp_core::candle::DType::F32, cx.device)?,
-            diagnostics: vec![],
-        })
-    }
-    fn sampler<'a>(
-        &'a self,
-        _model: Option<&'a dyn Model>,
-        target: &'a CountedTarget,
-        _device: &'a Device,
-    ) -> anyhow::Result<Box<dyn Sampler + 'a>> {
-        Ok(Box::new(DwesSampler { dwes: self, target }))
-    }
-}
-
-/// The reverse SDE driven by S_L.
-pub struct DwesSampler<'a> {
-    dwes: &'a Dwes,
-    target: &'a CountedTarget,
-}
-
-impl Sampler for DwesSampler<'_> {
+impl Sampler for Dwes {
     fn sample(
         &mut self,
         n: usize,
         streams: &RngStreams,
         progress: Progress<'_>,
     ) -> anyhow::Result<Samples> {
-        let st = &self.dwes.state;
+        let st = &self.state;
         let d = st.dim;
-        let chunk = self.dwes.chunk;
+        let chunk = self.chunk;
         let chunks = n.div_ceil(chunk);
         let total = (chunks * st.sde.steps) as u64;
         let mut out = Vec::with_capacity(n * d);
@@ -124,7 +93,7 @@ impl Sampler for DwesSampler<'_> {
             let mut x = st.sde.prior(m, d, streams, c as u64);
             let done = (c * st.sde.steps) as u64;
             integrate_with_mc_score(
-                self.target,
+                &self.target,
                 &st.mc,
                 &st.sde,
                 &mut x,
@@ -139,7 +108,7 @@ impl Sampler for DwesSampler<'_> {
 }
 
 nsamp_core::register!(
-    Objective,
+    Sampler,
     "Dwes",
     DwesConfig,
     "direct sampling with estimated scores: reverse SDE driven by the Monte Carlo score, no network (IW-SM app. H)",

@@ -1,11 +1,14 @@
-//! PNG plots of a run: samples over the reference with filled density contours (2-D targets),
-//! energy histograms of samples and reference, and the loss curve.
+//! PNG plots of a run: samples over the reference with filled density contours (2-D targets;
+//! beside the sampler's raw output when a corrector ran), energy and distance histograms of
+//! samples and reference, the share per mixture component, the loss curve and diagnostics.
 
+use super::LogFile;
 use nsamp_core::eval::energies;
+use nsamp_core::experiment::{Checkpoint, SampleSet};
 use nsamp_core::train::StepRecord;
-use nsamp_core::Target;
+use nsamp_core::{Observer, RunReport, Target};
 use plotters::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 static FONT: Once = Once::new();
@@ -26,48 +29,152 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("plot: {e}")
 }
 
+/// Writes the plots of a run as it goes on: loss.png and diagnostics.png when training ends,
+/// samples.png (2-D targets), distance_hist.png (particles) and energy_hist.png once sampled,
+/// occupancy.png (mixtures) at the end. A plot that fails is a warning in the log, not an error.
+pub struct Plots {
+    dir: PathBuf,
+    log: LogFile,
+}
+
+impl Plots {
+    /// Plots go into `dir`; warnings are appended to its log.txt and printed.
+    pub fn new(dir: &Path) -> anyhow::Result<Self> {
+        Ok(Plots {
+            dir: dir.to_path_buf(),
+            log: LogFile::open(dir)?,
+        })
+    }
+
+    fn warn(&mut self, what: &str, r: PlotResult) {
+        if let Err(e) = r {
+            let line = format!("warning: {what} not written: {e:#}");
+            eprintln!("{line}");
+            self.log.line(&line);
+        }
+    }
+}
+
+impl Observer for Plots {
+    fn checkpoint(&mut self, cp: &Checkpoint<'_>) -> anyhow::Result<()> {
+        if !cp.last || cp.history.is_empty() {
+            return Ok(());
+        }
+        if cp.history.iter().any(|r| !r.diagnostics.is_empty()) {
+            let r = diagnostics(&self.dir.join("diagnostics.png"), cp.history);
+            self.warn("diagnostics plot", r);
+        }
+        let r = loss_curve(&self.dir.join("loss.png"), cp.history);
+        self.warn("loss plot", r);
+        Ok(())
+    }
+    fn samples(&mut self, set: &SampleSet<'_>) -> anyhow::Result<()> {
+        let r = write_all(&self.dir, set);
+        self.warn("plots", r);
+        Ok(())
+    }
+    fn finished(&mut self, report: &RunReport) -> anyhow::Result<()> {
+        if let Some(o) = &report.mode_occupancy {
+            let path = self.dir.join("occupancy.png");
+            let r = occupancy(&path, &o.weights, &o.samples, o.before_corrector.as_deref());
+            self.warn("occupancy plot", r);
+        }
+        Ok(())
+    }
+}
+
 /// Writes samples.png (2-D targets), distance_hist.png (particle targets), energy_hist.png.
-pub fn write_all(
-    dir: &Path,
-    target: &dyn Target,
-    samples: &[f32],
-    reference: &[f32],
-) -> PlotResult {
+pub fn write_all(dir: &Path, set: &SampleSet<'_>) -> PlotResult {
+    let (target, samples) = (set.target, &set.samples.x[..]);
     if target.dim() == 2 {
-        samples_2d(&dir.join("samples.png"), target, samples, reference)?;
+        samples_2d(
+            &dir.join("samples.png"),
+            target,
+            samples,
+            set.raw,
+            set.reference,
+        )?;
     }
     if target.particles().is_some() {
-        distance_histogram(&dir.join("distance_hist.png"), target, samples, reference)?;
+        distance_histogram(
+            &dir.join("distance_hist.png"),
+            target,
+            samples,
+            set.reference,
+        )?;
     }
-    energy_histogram(&dir.join("energy_hist.png"), target, samples, reference)
+    histogram_png(
+        &dir.join("energy_hist.png"),
+        "energy histogram: samples (red) vs reference (black)",
+        "E(x)",
+        &energies(target, samples),
+        set.reference_energy,
+    )
+}
+
+/// The plot window of a 2-D target: its own bounds, else the reference's range.
+fn window(target: &dyn Target, reference: &[f32]) -> ((f32, f32), (f32, f32)) {
+    target.plot_bounds().unwrap_or_else(|| {
+        let lo = reference.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = reference.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        ((lo, hi), (lo, hi))
+    })
+}
+
+/// Points of `x` (pairs) inside the window, and how many fall outside it.
+pub fn inside(x: &[f32], w: ((f32, f32), (f32, f32))) -> (Vec<(f32, f32)>, usize) {
+    let ((x0, x1), (y0, y1)) = w;
+    let pts: Vec<(f32, f32)> = x
+        .chunks_exact(2)
+        .map(|p| (p[0], p[1]))
+        .filter(|&(a, b)| (x0..=x1).contains(&a) && (y0..=y1).contains(&b))
+        .collect();
+    let outside = x.len() / 2 - pts.len();
+    (pts, outside)
 }
 
 /// Samples (red) over the reference (grey) and filled contours of log p (bands of 2 nats).
+/// With `raw` (a corrector ran), the sampler's own output is drawn in a left panel and the
+/// corrected samples in a right one. Samples outside the window are counted in each caption,
+/// not drawn.
 pub fn samples_2d(
     path: &Path,
     target: &dyn Target,
     samples: &[f32],
+    raw: Option<&[f32]>,
     reference: &[f32],
 ) -> PlotResult {
     ensure_font();
-    let ((x0, x1), (y0, y1)) = target.plot_bounds().unwrap_or_else(|| {
-        let lo = reference.iter().copied().fold(f32::INFINITY, f32::min);
-        let hi = reference.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        ((lo, hi), (lo, hi))
-    });
-    let root = BitMapBackend::new(path, (900, 900)).into_drawing_area();
+    let w = window(target, reference);
+    let bands = density_bands(target, w);
+    let width = if raw.is_some() { 1800 } else { 900 };
+    let root = BitMapBackend::new(path, (width, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "samples (red) over reference (grey) and log-density bands",
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(35)
-        .y_label_area_size(45)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(err)?;
-    chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+    match raw {
+        Some(raw) => {
+            let (left, right) = root.split_horizontally(900);
+            panel(
+                &left,
+                "sampler output, before the corrector",
+                w,
+                &bands,
+                raw,
+                reference,
+            )?;
+            panel(&right, "after the corrector", w, &bands, samples, reference)?;
+        }
+        None => panel(&root, "samples", w, &bands, samples, reference)?,
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Cells of a 180 x 180 grid over the window with their log-density band (0..12, 2 nats each).
+fn density_bands(
+    target: &dyn Target,
+    w: ((f32, f32), (f32, f32)),
+) -> Vec<(f32, f32, f32, f32, u8)> {
+    let ((x0, x1), (y0, y1)) = w;
     let g = 180usize;
     let (dx, dy) = ((x1 - x0) / g as f32, (y1 - y0) / g as f32);
     let grid: Vec<f32> = (0..g * g)
@@ -80,52 +187,62 @@ pub fn samples_2d(
         .collect();
     let e = energies(target, &grid);
     let emin = e.iter().copied().fold(f32::INFINITY, f32::min);
-    chart
-        .draw_series((0..g * g).filter_map(|i| {
+    (0..g * g)
+        .filter_map(|i| {
             let band = ((e[i] - emin) / 2.0).floor();
-            if !(0.0..12.0).contains(&band) {
-                return None;
-            }
-            let shade = 1.0 - 0.45 * (1.0 - band as f64 / 12.0);
-            let c = RGBColor((255.0 * shade) as u8, (255.0 * shade) as u8, 255);
             let (cx, cy) = (x0 + (i % g) as f32 * dx, y0 + (i / g) as f32 * dy);
-            Some(Rectangle::new([(cx, cy), (cx + dx, cy + dy)], c.filled()))
+            (0.0..12.0)
+                .contains(&band)
+                .then_some((cx, cy, cx + dx, cy + dy, band as u8))
+        })
+        .collect()
+}
+
+/// One scatter panel: bands, reference (grey), samples (red); the caption counts the samples
+/// outside the window.
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    w: ((f32, f32), (f32, f32)),
+    bands: &[(f32, f32, f32, f32, u8)],
+    samples: &[f32],
+    reference: &[f32],
+) -> PlotResult {
+    let ((x0, x1), (y0, y1)) = w;
+    let (pts, outside) = inside(samples, w);
+    let (refs, _) = inside(reference, w);
+    let caption = format!(
+        "{title}: {} samples (red; {outside} outside the window) over the reference (grey)",
+        samples.len() / 2
+    );
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+    chart
+        .draw_series(bands.iter().map(|&(a, b, c, d, band)| {
+            let shade = 1.0 - 0.45 * (1.0 - band as f64 / 12.0);
+            let col = RGBColor((255.0 * shade) as u8, (255.0 * shade) as u8, 255);
+            Rectangle::new([(a, b), (c, d)], col.filled())
         }))
         .map_err(err)?;
     chart
         .draw_series(
-            reference
-                .chunks_exact(2)
-                .map(|p| Circle::new((p[0], p[1]), 2, RGBColor(120, 120, 120).filled())),
+            refs.into_iter()
+                .map(|p| Circle::new(p, 2, RGBColor(120, 120, 120).filled())),
         )
         .map_err(err)?;
     chart
         .draw_series(
-            samples
-                .chunks_exact(2)
-                .map(|p| Circle::new((p[0], p[1]), 1, RGBColor(220, 30, 30).filled())),
+            pts.into_iter()
+                .map(|p| Circle::new(p, 1, RGBColor(220, 30, 30).filled())),
         )
         .map_err(err)?;
-    root.present().map_err(err)?;
     Ok(())
-}
-
-/// Overlaid normalised histograms of E(x) for samples and reference.
-pub fn energy_histogram(
-    path: &Path,
-    target: &dyn Target,
-    samples: &[f32],
-    reference: &[f32],
-) -> PlotResult {
-    let es = energies(target, samples);
-    let er = energies(target, reference);
-    histogram_png(
-        path,
-        "energy histogram: samples (red) vs reference (black)",
-        "E(x)",
-        &es,
-        &er,
-    )
 }
 
 /// Overlaid histograms of all interparticle distances (particle targets).

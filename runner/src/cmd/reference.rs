@@ -3,12 +3,13 @@
 //! Writes OUT (.npy, float32, n x dim) and OUT.json: the target spec, the seed, the sampler
 //! settings, acceptance, tau, ESS, energy mean +- error, std and the energy-evaluation cost.
 
-use crate::commands::{interactive, load_recipe, progress_bar};
-use crate::threads;
+use super::load_recipe;
+use crate::ui::{interactive, progress_bar};
 use anyhow::Context;
 use nsamp_core::io::{write_atomic, write_npy};
 use nsamp_core::mcmc::{run_mcmc, McmcReport, McmcSettings, Method};
 use nsamp_core::numerics::rng::RngStreams;
+use nsamp_core::threads;
 use std::path::{Path, PathBuf};
 
 /// Command-line choices of the reference sampler (None: McmcSettings' default).
@@ -95,8 +96,8 @@ pub fn reference(
             .or(recipe.threads)
             .unwrap_or_else(threads::default_threads),
     )?;
-    crate::assemble::ensure_registry()?;
-    let target = crate::assemble::build_target(&recipe)?;
+    nsamp_core::experiment::ensure_registry()?;
+    let target = nsamp_core::experiment::build_target(&recipe)?;
     let out = out.unwrap_or_else(|| PathBuf::from(format!("references/{}-mcmc.npy", recipe.name)));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

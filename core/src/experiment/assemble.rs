@@ -1,11 +1,17 @@
 //! Builds a run's components from a recipe, by name, through the registry.
 
+use crate::corrector::Corrector;
+use crate::metric::Metric;
+use crate::model::{Model, ModelShape};
+use crate::numerics::rng::RngStreams;
+use crate::objective::{Context, Objective};
+use crate::params::{count_parameters, seeded_var_builder};
+use crate::recipe::Recipe;
+use crate::sampler::Sampler;
+use crate::target::CountedTarget;
 use anyhow::Context as _;
-use nsamp_core::candle::{DType, Device};
-use nsamp_core::candle_nn::VarMap;
-use nsamp_core::numerics::rng::RngStreams;
-use nsamp_core::params::{count_parameters, seeded_var_builder};
-use nsamp_core::{Context, Corrector, CountedTarget, Metric, Model, ModelShape, Objective, Recipe};
+use candle_core::{DType, Device};
+use candle_nn::VarMap;
 
 /// Everything a run needs, assembled from a recipe.
 pub struct Assembled {
@@ -17,8 +23,10 @@ pub struct Assembled {
     pub varmap: Option<VarMap>,
     /// The model.
     pub model: Option<Box<dyn Model>>,
-    /// The objective.
-    pub objective: Box<dyn Objective>,
+    /// The objective (trained methods).
+    pub objective: Option<Box<dyn Objective>>,
+    /// The training-free sampler (`sampler: ...` recipes).
+    pub sampler: Option<Box<dyn Sampler>>,
     /// The corrector.
     pub corrector: Option<Box<dyn Corrector>>,
     /// Metrics, checked against the target.
@@ -43,7 +51,7 @@ pub fn build_target(recipe: &Recipe) -> anyhow::Result<CountedTarget> {
 /// Fails if no component is registered (a binary that links no plugin).
 pub fn ensure_registry() -> anyhow::Result<()> {
     anyhow::ensure!(
-        !nsamp_core::registry::list_all().is_empty(),
+        !crate::registry::list_all().is_empty(),
         "no components are registered: this binary links no nsamp plugin"
     );
     Ok(())
@@ -73,11 +81,22 @@ impl Assembled {
             }
             None => (None, None),
         };
-        let objective = recipe
-            .objective
-            .config
-            .build(&target)
-            .with_context(|| format!("objective `{}`", recipe.objective.name))?;
+        let objective = match &recipe.objective {
+            Some(o) => Some(
+                o.config
+                    .build(&target)
+                    .with_context(|| format!("objective `{}`", o.name))?,
+            ),
+            None => None,
+        };
+        let sampler = match &recipe.sampler {
+            Some(s) => Some(
+                s.config
+                    .build(&target)
+                    .with_context(|| format!("sampler `{}`", s.name))?,
+            ),
+            None => None,
+        };
         let corrector = match &recipe.corrector {
             Some(c) => Some(
                 c.config
@@ -93,6 +112,7 @@ impl Assembled {
             varmap,
             model,
             objective,
+            sampler,
             corrector,
             metrics,
             device,
@@ -111,8 +131,8 @@ impl Assembled {
         }
     }
 
-    /// The objective (mutably) beside the context it runs in.
-    pub fn split(&mut self) -> (&mut dyn Objective, Context<'_>) {
+    /// The objective (mutably, trained methods only) beside the context it runs in.
+    pub fn split(&mut self) -> (Option<&mut (dyn Objective + 'static)>, Context<'_>) {
         let cx = Context {
             target: &self.target,
             model: self.model.as_deref(),
@@ -120,7 +140,32 @@ impl Assembled {
             device: &self.device,
             batch: self.recipe.train.batch,
         };
-        (self.objective.as_mut(), cx)
+        (self.objective.as_deref_mut(), cx)
+    }
+
+    /// Draws `n` samples from the method's sampler: the trained objective's over the model, or
+    /// the training-free one. Returns them with the sampler's report.
+    pub fn draw(
+        &mut self,
+        n: usize,
+        streams: &RngStreams,
+        progress: crate::sampler::Progress<'_>,
+    ) -> anyhow::Result<(crate::sampler::Samples, Vec<(String, f64)>)> {
+        let mut trained;
+        let sampler: &mut dyn Sampler = match (&self.objective, &mut self.sampler) {
+            (Some(o), _) => {
+                trained = o.sampler(self.model.as_deref(), &self.target, &self.device)?;
+                trained.as_mut()
+            }
+            (None, Some(s)) => s.as_mut(),
+            (None, None) => anyhow::bail!("the recipe names no method"),
+        };
+        let s = sampler.sample(n, streams, progress)?;
+        anyhow::ensure!(
+            s.x.iter().all(|v| v.is_finite()),
+            "the sampler produced non-finite samples"
+        );
+        Ok((s, sampler.report()))
     }
 
     /// Number of model parameters.

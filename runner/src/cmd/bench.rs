@@ -1,7 +1,7 @@
 //! `nsamp bench`: times the hot paths at the papers' GMM-40 setting. Figures go to BENCHMARKS.md.
 
-use crate::assemble::Assembled;
 use nsamp_core::candle_nn::VarMap;
+use nsamp_core::experiment::Assembled;
 use nsamp_core::numerics::mc_score::{McScore, ScoreClip};
 use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::numerics::schedule::GeometricSchedule;
@@ -53,6 +53,7 @@ fn time_step(recipe: &str, iters: usize) -> anyhow::Result<(f64, f64)> {
     let vm: VarMap = asm.varmap.clone().unwrap();
     let mut trainer = train::Trainer::new(&vm, 5e-4, Some(0.5))?;
     let (objective, cx) = asm.split();
+    let objective = objective.ok_or_else(|| anyhow::anyhow!("bench: not a trained method"))?;
     objective.init(&cx)?;
     let mut times = Vec::new();
     for step in 0..iters as u64 + 3 {
@@ -112,7 +113,7 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
         );
     }
     if only.is_none() || only == Some("flow") {
-        crate::assemble::ensure_registry()?;
+        nsamp_core::experiment::ensure_registry()?;
         println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
         for (what, recipe) in FLOW_RECIPES {
             let (med, min) = time_step(recipe, iters)?;
@@ -123,7 +124,7 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
         }
     }
     if only != Some("gmm") {
-        crate::assemble::ensure_registry()?;
+        nsamp_core::experiment::ensure_registry()?;
         let [e, eg] = lj55(iters, nsamp_core::Device::Cpu)?;
         println!("nsamp bench: threads={threads} (median of up to 20)");
         println!(
@@ -188,13 +189,12 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
 
     // DwES: one reverse-SDE step (S_L with L = 500 for 1000 samples, then the update).
     let dwes = Recipe::parse(
-        r#"Recipe(name: "bench-dwes", seed: 0, target: Gmm40(), objective: Dwes(mc_samples: 500, sde_steps: 10), eval: (metrics: []))"#,
+        r#"Recipe(name: "bench-dwes", seed: 0, target: Gmm40(), sampler: Dwes(mc_samples: 500, sde_steps: 10), eval: (metrics: []))"#,
         "bench",
     )?;
-    let dw = Assembled::new(dwes)?;
-    let mut sampler = dw.objective.sampler(None, &dw.target, &dw.device)?;
+    let mut dw = Assembled::new(dwes)?;
     let t = Instant::now();
-    sampler.sample(1000, &streams, &mut |_, _| {})?;
+    dw.draw(1000, &streams, &mut |_, _| {})?;
     let dwes_ms = t.elapsed().as_secs_f64() * 1e3 / 10.0;
     println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
     println!("  mc_score  GMM-40 B=512 K=500        {mc_med:8.2} ms  {mc_min:8.2} ms  ({:.1} M energy+grad/s)", (b * 500) as f64 / mc_med / 1e3);

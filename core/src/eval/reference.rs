@@ -1,0 +1,271 @@
+//! Where a run's reference set comes from: exact samples, an external file, or a long-MCMC set
+//! that draws itself on first use and is cached.
+//!
+//! `Mcmc(n: 10000, sampler: Hmc(leapfrog: 10))` draws n states with the named training-free
+//! sampler from `eval.reference_seed` and caches them under the cache directory
+//! (`NSAMP_CACHE`, else `$XDG_CACHE_HOME/nsamp`, else `~/.cache/nsamp`) as
+//! `references/<target>-<key>.npy` with its provenance in `<...>.npy.json`. The key is a hash of
+//! the target's config, the sampler's resolved config (every default filled in), n, the seed and
+//! nsamp's version, so any change draws a new set and the same recipe on the same machine
+//! reuses it.
+
+use super::load_rows;
+use crate::experiment::observer::Observer;
+use crate::io::{write_atomic, write_npy};
+use crate::numerics::rng::{Rng, RngStreams};
+use crate::registry::{families, Spec};
+use crate::target::CountedTarget;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where the reference set comes from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub enum Reference {
+    /// Fresh exact samples of the target (needs an exact sampler), drawn from `reference_seed`.
+    #[default]
+    Exact,
+    /// An `.npy` file (n x dim, data units), path relative to the working directory.
+    File(String),
+    /// `n` states of a training-free sampler (`Mala(...)`, `Hmc(...)`), drawn from
+    /// `reference_seed` on first use and cached (module documentation).
+    Mcmc {
+        /// Number of reference states.
+        n: usize,
+        /// The sampler that draws them.
+        sampler: Spec<families::Sampler>,
+    },
+}
+
+/// A reference set and where it came from.
+pub struct ReferenceSet {
+    /// Rows, n x dim, data units.
+    pub rows: Vec<f32>,
+    /// One line describing the source (shown in metrics.json's `eval_protocol.reference`).
+    pub description: String,
+}
+
+/// The cache directory: `NSAMP_CACHE`, else `$XDG_CACHE_HOME/nsamp`, else `$HOME/.cache/nsamp`,
+/// else `.nsamp-cache` in the working directory.
+pub fn cache_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("NSAMP_CACHE")
+        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("nsamp")))
+        .or_else(|| env("HOME").map(|p| p.join(".cache").join("nsamp")))
+        .unwrap_or_else(|| PathBuf::from(".nsamp-cache"))
+}
+
+/// FNV-1a, 64 bits: a stable hash of the cache key's text (the same on every machine and run).
+pub fn fnv1a64(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Provenance of a cached reference set, written beside it as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provenance {
+    /// nsamp's version that drew it.
+    pub nsamp_version: String,
+    /// The cache key's text (hashed into the file name).
+    pub key: String,
+    /// The target's config (RON).
+    pub target: String,
+    /// The sampler's resolved config (RON).
+    pub sampler: String,
+    /// Rows.
+    pub n: usize,
+    /// Dimension of a row.
+    pub dim: usize,
+    /// Seed of the sampler's streams (`eval.reference_seed`).
+    pub seed: u64,
+    /// The sampler's report (acceptance, tau, ESS, energy mean and error, ...).
+    pub report: BTreeMap<String, f64>,
+    /// Energy evaluations spent drawing it.
+    pub energy_evals: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// When it was drawn (seconds since the Unix epoch).
+    pub created_unix: u64,
+}
+
+fn ron_compact<T: Serialize>(v: &T) -> anyhow::Result<String> {
+    let pretty = ron::ser::PrettyConfig::new()
+        .struct_names(false)
+        .compact_structs(true)
+        .new_line("".to_string())
+        .indentor("".to_string());
+    Ok(crate::recipe::ron_options().to_string_pretty(v, pretty)?)
+}
+
+impl Reference {
+    /// Whether the set can be had without drawing (checked before training: a missing file or
+    /// a target without an exact sampler fails early).
+    pub fn check(&self, target: &CountedTarget) -> anyhow::Result<()> {
+        match self {
+            Reference::File(p) => load_rows(Path::new(p), target.dim())
+                .map(|_| ())
+                .map_err(|e| {
+                    e.context(format!(
+                        "eval.reference (or let nsamp draw and cache one: `reference: Mcmc(n: \
+                         10000, sampler: Mala())`; the file was {p})"
+                    ))
+                }),
+            Reference::Exact => {
+                let mut rng = RngStreams::new(0).stream("probe", 0);
+                anyhow::ensure!(
+                    target.inner().exact_sample(1, &mut rng).is_some(),
+                    "this target has no exact sampler: set eval.reference to `Mcmc(n: 10000, \
+                     sampler: Mala())` (drawn once and cached) or File(\"ref.npy\")"
+                );
+                Ok(())
+            }
+            Reference::Mcmc { n, .. } => {
+                anyhow::ensure!(*n > 0, "eval.reference: Mcmc needs n >= 1");
+                Ok(())
+            }
+        }
+    }
+
+    /// Loads, draws or reuses the set. `exact_n` is the size of an exact set; `target_ron` the
+    /// target's config (part of the cache key); `obs` gets the log lines and the progress.
+    pub fn load(
+        &self,
+        target: &CountedTarget,
+        target_ron: &str,
+        exact_n: usize,
+        seed: u64,
+        obs: &mut dyn Observer,
+    ) -> anyhow::Result<ReferenceSet> {
+        match self {
+            Reference::Exact => {
+                let mut rng: Rng = RngStreams::new(seed).stream("reference", 0);
+                let rows = target
+                    .inner()
+                    .exact_sample(exact_n, &mut rng)
+                    .ok_or_else(|| anyhow::anyhow!("this target has no exact sampler"))?;
+                Ok(ReferenceSet {
+                    rows,
+                    description: format!("{exact_n} exact samples, reference_seed {seed}"),
+                })
+            }
+            Reference::File(p) => Ok(ReferenceSet {
+                rows: load_rows(Path::new(p), target.dim())?,
+                description: format!("file {p}"),
+            }),
+            Reference::Mcmc { n, sampler } => {
+                cached_mcmc(target, target_ron, *n, sampler, seed, &cache_dir(), obs)
+            }
+        }
+    }
+}
+
+/// The cached MCMC set: reused if present and whole, else drawn and written with its provenance.
+pub fn cached_mcmc(
+    target: &CountedTarget,
+    target_ron: &str,
+    n: usize,
+    sampler: &Spec<families::Sampler>,
+    seed: u64,
+    dir: &Path,
+    obs: &mut dyn Observer,
+) -> anyhow::Result<ReferenceSet> {
+    let sampler_ron = ron_compact(sampler)?;
+    let key = format!(
+        "nsamp {} | target {target_ron} | sampler {sampler_ron} | n {n} | seed {seed}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let slug: String = target_ron
+        .split('(')
+        .next()
+        .unwrap_or("target")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let path = dir
+        .join("references")
+        .join(format!("{slug}-{:016x}.npy", fnv1a64(&key)));
+    let json = PathBuf::from(format!("{}.json", path.display()));
+    let what = format!("{n} x {} {} reference", target.dim(), sampler.name);
+    if let (Ok(rows), Ok(text)) = (
+        load_rows(&path, target.dim()),
+        std::fs::read_to_string(&json),
+    ) {
+        if let Ok(p) = serde_json::from_str::<Provenance>(&text) {
+            if p.key == key && rows.len() == n * target.dim() {
+                obs.log(&format!(
+                    "reference: reused the cached {what} {} (drawn in {:.1} s, {} energy evals)",
+                    path.display(),
+                    p.seconds,
+                    p.energy_evals
+                ));
+                return Ok(ReferenceSet {
+                    rows,
+                    description: format!(
+                        "{n} {} states, reference_seed {seed}, cached {}",
+                        sampler.name,
+                        path.display()
+                    ),
+                });
+            }
+        }
+    }
+    obs.log(&format!(
+        "reference: drawing the {what} (first use; it will be cached at {})",
+        path.display()
+    ));
+    let counted = target.recount();
+    let started = Instant::now();
+    let mut s = sampler.config.build(&counted)?;
+    obs.phase("reference", 1);
+    let drawn = s.sample(
+        n,
+        &RngStreams::new(seed).derive("reference"),
+        &mut |d, t| obs.progress(d, t),
+    );
+    obs.phase_done();
+    let drawn = drawn?;
+    anyhow::ensure!(
+        drawn.x.iter().all(|v| v.is_finite()),
+        "reference: the {} sampler produced non-finite states",
+        sampler.name
+    );
+    let prov = Provenance {
+        nsamp_version: env!("CARGO_PKG_VERSION").into(),
+        key,
+        target: target_ron.into(),
+        sampler: sampler_ron,
+        n,
+        dim: target.dim(),
+        seed,
+        report: s.report().into_iter().collect(),
+        energy_evals: counted.evals(),
+        seconds: started.elapsed().as_secs_f64(),
+        created_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    std::fs::create_dir_all(path.parent().unwrap_or(dir))
+        .map_err(|e| anyhow::anyhow!("creating the cache directory {}: {e}", dir.display()))?;
+    write_npy(&path, &drawn.x, target.dim())?;
+    write_atomic(&json, serde_json::to_string_pretty(&prov)?.as_bytes())?;
+    obs.log(&format!(
+        "reference: drew the {what} in {:.1} s ({} energy evals), cached at {}",
+        prov.seconds,
+        prov.energy_evals,
+        path.display()
+    ));
+    Ok(ReferenceSet {
+        rows: drawn.x,
+        description: format!(
+            "{n} {} states, reference_seed {seed}, cached {}",
+            sampler.name,
+            path.display()
+        ),
+    })
+}

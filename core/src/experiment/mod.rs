@@ -1,0 +1,384 @@
+//! The experiment as a library: `Experiment::from_recipe(recipe)?.run(&mut observer)` trains,
+//! samples, corrects and evaluates, and returns a typed [`RunReport`]. Progress bars, logs, the
+//! run directory and plots are [`Observer`]s; the runner is a CLI over this.
+//!
+//! The protocol of one run:
+//! 1. the evaluation context (metrics, the reference set and its energies) is built first, so a
+//!    missing reference fails before any training and an MCMC reference is drawn or reused;
+//! 2. training (trained methods): the objective's initialisation, then `train.steps` steps,
+//!    checkpoints every `train.checkpoint_every` steps and at the end;
+//! 3. sampling: `eval.samples` x k samples (k: the corrector's proposals per sample), then the
+//!    corrector, if any;
+//! 4. evaluation of the final samples, of the sampler's own first `eval.samples` rows when a
+//!    corrector ran, and the exact floor, all against the one context.
+
+pub mod assemble;
+pub mod observer;
+pub mod report;
+
+pub use assemble::{build_target, ensure_registry, Assembled};
+pub use observer::{Checkpoint, Fanout, Observer, SampleSet, Silent};
+pub use report::{
+    final_diagnostics, EnergyEvals, EvalProtocol, Figures, ModeOccupancy, RunReport, WallTimes,
+};
+
+use crate::eval::EvalContext;
+use crate::metric::ModelDensity;
+use crate::recipe::Recipe;
+use crate::sampler::Samples;
+use crate::train::{self, StepRecord, TrainObserver, TrainSettings};
+use std::time::Instant;
+
+/// One run of a recipe.
+pub struct Experiment {
+    /// The assembled components.
+    pub parts: Assembled,
+    /// Worker threads (recorded in the report; the caller configures the pools).
+    pub threads: usize,
+}
+
+/// What sampling and correction produced.
+struct Drawn {
+    samples: Samples,
+    /// The sampler's first eval.samples rows and their log q, kept for the density metrics of
+    /// a flow and, with a corrector, for the metrics before it.
+    raw: Option<(Vec<f32>, Option<Vec<f32>>)>,
+    corrector: Vec<(String, f64)>,
+    sampler: Vec<(String, f64)>,
+    evals: EnergyEvals,
+    seconds: f64,
+}
+
+/// What the evaluation produced.
+struct Scored {
+    metrics: Figures,
+    floor: Option<Figures>,
+    before: Option<Figures>,
+    occupancy: Option<ModeOccupancy>,
+    seconds: f64,
+}
+
+impl Experiment {
+    /// Assembles every component of `recipe` (2 threads recorded until [`Self::with_threads`]).
+    pub fn from_recipe(recipe: Recipe) -> anyhow::Result<Self> {
+        Ok(Experiment {
+            parts: Assembled::new(recipe)?,
+            threads: crate::threads::current(),
+        })
+    }
+
+    /// Records the worker-thread count in the report.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// The recipe.
+    pub fn recipe(&self) -> &Recipe {
+        &self.parts.recipe
+    }
+
+    /// The target's config as compact RON (part of a reference cache key).
+    pub fn target_ron(&self) -> anyhow::Result<String> {
+        target_ron(&self.parts.recipe)
+    }
+
+    /// Trains, samples, corrects, evaluates; every event goes to `obs`.
+    pub fn run(&mut self, obs: &mut dyn Observer) -> anyhow::Result<RunReport> {
+        self.header(obs);
+        let cx = EvalContext::new(
+            &self.parts.target,
+            &self.target_ron()?,
+            &self.parts.recipe.eval,
+            obs,
+        )?;
+        let started = Instant::now();
+        let history = self.train(obs)?;
+        let train_time = started.elapsed().as_secs_f64();
+        let train_evals = self.parts.target.evals();
+        let drawn = self.sample_and_correct(train_evals, obs)?;
+        obs.samples(&SampleSet {
+            samples: &drawn.samples,
+            raw: self.raw_if_corrected(&drawn),
+            reference: cx.reference(),
+            reference_energy: cx.reference_energy(),
+            target: self.parts.target.inner(),
+        })?;
+        let scored = self.evaluate(&cx, &drawn)?;
+        let report = self.report(&cx, &history, train_time, drawn, scored);
+        self.footer(&report, obs);
+        obs.finished(&report)?;
+        Ok(report)
+    }
+
+    fn header(&self, obs: &mut dyn Observer) {
+        let r = &self.parts.recipe;
+        let method = match &r.sampler {
+            Some(s) => format!("sampler {}", s.name),
+            None => format!(
+                "{} | objective {}",
+                self.parts.describe_model(),
+                r.method_name()
+            ),
+        };
+        obs.log(&format!(
+            "nsamp {} | recipe {} | seed {} | threads {} | target {} | {method}",
+            env!("CARGO_PKG_VERSION"),
+            r.name,
+            r.seed,
+            self.threads,
+            r.target.name,
+        ));
+    }
+
+    /// The objective's initialisation and the training steps; checkpoints through `obs`.
+    fn train(&mut self, obs: &mut dyn Observer) -> anyhow::Result<Vec<StepRecord>> {
+        let settings = self.parts.recipe.train.clone();
+        let varmap = self.parts.varmap.clone();
+        let (objective, cx) = self.parts.split();
+        let Some(objective) = objective else {
+            return Ok(Vec::new());
+        };
+        let started = Instant::now();
+        obs.log("initialising the objective (e.g. the initial replay buffer)...");
+        objective.init(&cx)?;
+        obs.log(&format!(
+            "initialised in {:.1}s ({} energy evals); training {} steps",
+            started.elapsed().as_secs_f64(),
+            cx.target.evals(),
+            settings.steps
+        ));
+        obs.phase("training", settings.steps);
+        let mut watch = Watch {
+            obs,
+            history: Vec::with_capacity(settings.steps as usize),
+            settings: &settings,
+            varmap: varmap.as_ref(),
+            started,
+        };
+        let res = train::train(objective, varmap.as_ref(), &cx, &settings, &mut watch);
+        let Watch { obs, history, .. } = watch;
+        obs.phase_done();
+        obs.checkpoint(&Checkpoint {
+            varmap: varmap.as_ref(),
+            history: &history,
+            last: true,
+        })?;
+        res.map(|()| history)
+    }
+
+    /// Draws eval.samples (x the corrector's proposals per sample) and corrects them.
+    fn sample_and_correct(
+        &mut self,
+        train_evals: u64,
+        obs: &mut dyn Observer,
+    ) -> anyhow::Result<Drawn> {
+        let started = Instant::now();
+        let n = self.parts.recipe.eval.samples;
+        let per_sample = self
+            .parts
+            .corrector
+            .as_ref()
+            .map_or(1, |c| c.proposals_per_sample());
+        let streams = self.parts.streams.derive("final-sample");
+        obs.phase("sampling", 1);
+        let drawn = self
+            .parts
+            .draw(n * per_sample, &streams, &mut |d, t| obs.progress(d, t));
+        obs.phase_done();
+        let (samples, sampler) = drawn?;
+        let target = &self.parts.target;
+        let sample_evals = target.evals() - train_evals;
+        let has_corrector = self.parts.corrector.is_some();
+        let raw = (has_corrector || samples.log_q.is_some()).then(|| {
+            (
+                samples.x[..n * samples.dim].to_vec(),
+                samples.log_q.as_ref().map(|l| l[..n].to_vec()),
+            )
+        });
+        let (samples, corrector) = match self.parts.corrector.as_mut() {
+            Some(c) => {
+                let out = c.correct(samples, target, &self.parts.streams.derive("corrector"))?;
+                (out.samples, out.report)
+            }
+            None => (samples, Vec::new()),
+        };
+        Ok(Drawn {
+            samples,
+            raw,
+            corrector,
+            sampler,
+            evals: EnergyEvals {
+                training: train_evals,
+                sampling: sample_evals,
+                correction: target.evals() - train_evals - sample_evals,
+            },
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn raw_if_corrected<'a>(&self, drawn: &'a Drawn) -> Option<&'a [f32]> {
+        match (&drawn.raw, self.parts.corrector.is_some()) {
+            (Some((x, _)), true) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// A flow's density at its own raw samples and at the reference.
+    fn density(&self, cx: &EvalContext, drawn: &Drawn) -> anyhow::Result<Option<ModelDensity>> {
+        let flow = self.parts.model.as_deref().and_then(|m| m.as_flow());
+        let (Some(flow), Some((x, Some(log_q)))) = (flow, &drawn.raw) else {
+            return Ok(None);
+        };
+        let d = self.parts.target.dim();
+        let device = &self.parts.device;
+        let log_prob = |rows: &[f32]| -> anyhow::Result<Vec<f32>> {
+            let mut out = Vec::with_capacity(rows.len() / d);
+            for c in rows.chunks(4096 * d) {
+                let x = candle_core::Tensor::from_slice(c, (c.len() / d, d), device)?;
+                out.extend(flow.log_prob(&x)?.to_vec1::<f32>()?);
+            }
+            Ok(out)
+        };
+        Ok(Some(cx.density(x, log_q, &log_prob)?))
+    }
+
+    /// Scores the final samples, the sampler's own output (with a corrector) and the floor.
+    fn evaluate(&self, cx: &EvalContext, drawn: &Drawn) -> anyhow::Result<Scored> {
+        let started = Instant::now();
+        let density = self.density(cx, drawn)?;
+        let metrics = cx.score(&drawn.samples.x, density.as_ref())?;
+        let raw = self.raw_if_corrected(drawn);
+        let before = raw.map(|x| cx.score(x, density.as_ref())).transpose()?;
+        let floor = if self.parts.recipe.eval.exact_floor {
+            let streams = self.parts.streams.derive("exact-floor");
+            cx.exact_floor(drawn.samples.n(), &streams)?
+        } else {
+            None
+        };
+        let occupancy = self.parts.target.inner().mixture().map(|mix| {
+            let share = |x: &[f32]| crate::metrics::modes::mode_coverage(mix, x, None).occupancy;
+            ModeOccupancy {
+                weights: mix.weights.clone(),
+                samples: share(&drawn.samples.x),
+                before_corrector: raw.map(share),
+            }
+        });
+        Ok(Scored {
+            metrics,
+            floor,
+            before,
+            occupancy,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn report(
+        &self,
+        cx: &EvalContext,
+        history: &[StepRecord],
+        train_time: f64,
+        drawn: Drawn,
+        scored: Scored,
+    ) -> RunReport {
+        let r = &self.parts.recipe;
+        RunReport {
+            recipe: r.name.clone(),
+            seed: r.seed,
+            threads: self.threads,
+            nsamp_version: env!("CARGO_PKG_VERSION").into(),
+            target: r.target.name.into(),
+            model: self.parts.describe_model(),
+            parameters: self.parts.parameters(),
+            objective: r.objective.as_ref().map(|o| o.name.to_string()),
+            sampler: r.sampler.as_ref().map(|s| s.name.to_string()),
+            train_steps: r.train.steps,
+            train_diagnostics: final_diagnostics(history),
+            metrics: scored.metrics,
+            exact_floor: scored.floor,
+            metrics_before_corrector: scored.before,
+            mode_occupancy: scored.occupancy,
+            corrector: drawn.corrector.into_iter().collect(),
+            sampler_report: drawn.sampler.into_iter().collect(),
+            energy_evals: drawn.evals,
+            evaluation_energy_evals: cx.energy_evals(),
+            wall_time_s: WallTimes {
+                training: train_time,
+                sampling: drawn.seconds,
+                evaluation: scored.seconds,
+            },
+            eval_protocol: EvalProtocol {
+                samples: drawn.samples.n(),
+                reference: cx.description.clone(),
+                n_reference: cx.n_reference(),
+            },
+        }
+    }
+
+    fn footer(&self, report: &RunReport, obs: &mut dyn Observer) {
+        if let Some(occ) = &report.mode_occupancy {
+            let fmt = |v: &[f64]| {
+                v.iter()
+                    .map(|o| format!("{o:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            obs.log(&format!("share per component: {}", fmt(&occ.samples)));
+            if let Some(b) = &occ.before_corrector {
+                obs.log(&format!("  before the corrector: {}", fmt(b)));
+            }
+        }
+        let (e, w) = (&report.energy_evals, &report.wall_time_s);
+        obs.log(&format!(
+            "done: training {:.1}s ({} energy evals), sampling {:.1}s ({}), evaluation {:.1}s",
+            w.training, e.training, w.sampling, e.sampling, w.evaluation
+        ));
+    }
+}
+
+/// A recipe's target config as compact RON (`Phi4(l: 8, m2: -4.0, lambda: 8.0)`).
+pub fn target_ron(recipe: &Recipe) -> anyhow::Result<String> {
+    let pretty = ron::ser::PrettyConfig::new()
+        .struct_names(false)
+        .compact_structs(true)
+        .new_line("".to_string())
+        .indentor("".to_string());
+    Ok(crate::recipe::ron_options().to_string_pretty(&recipe.target, pretty)?)
+}
+
+/// Forwards the trainer's steps to the observer: log lines every `log_every` steps, checkpoints
+/// every `checkpoint_every` steps.
+struct Watch<'a, 'o> {
+    obs: &'o mut dyn Observer,
+    history: Vec<StepRecord>,
+    settings: &'a TrainSettings,
+    varmap: Option<&'a candle_nn::VarMap>,
+    started: Instant,
+}
+
+impl TrainObserver for Watch<'_, '_> {
+    fn on_step(&mut self, r: &StepRecord) -> anyhow::Result<()> {
+        self.history.push(r.clone());
+        self.obs.step(r)?;
+        self.obs.progress(r.step + 1, self.settings.steps);
+        let step = r.step + 1;
+        if step.is_multiple_of(self.settings.log_every) || step == self.settings.steps {
+            self.obs.log(&format!(
+                "step {step}/{} loss {:.4e} grad_norm {:.3e} energy_evals {} elapsed {:.1}s",
+                self.settings.steps,
+                r.loss,
+                r.grad_norm,
+                r.energy_evals,
+                self.started.elapsed().as_secs_f64()
+            ));
+        }
+        if step.is_multiple_of(self.settings.checkpoint_every) {
+            self.obs.checkpoint(&Checkpoint {
+                varmap: self.varmap,
+                history: &self.history,
+                last: false,
+            })?;
+        }
+        Ok(())
+    }
+}

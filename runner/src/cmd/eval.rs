@@ -1,0 +1,72 @@
+//! `nsamp eval`: score a sample file against a recipe's reference with its metrics.
+
+use super::{metrics_table, setup_threads};
+use crate::ui::Console;
+use anyhow::Context as _;
+use nsamp_core::eval::{self, Reference};
+use nsamp_core::experiment::{build_target, ensure_registry, target_ron, EvalProtocol};
+use nsamp_core::numerics::rng::RngStreams;
+use nsamp_core::Recipe;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Scores `samples` (default: a run directory's samples.npy) under the recipe's protocol.
+pub fn evaluate(
+    source: &Path,
+    samples: Option<PathBuf>,
+    reference: Option<PathBuf>,
+    as_json: bool,
+    threads_flag: Option<usize>,
+) -> anyhow::Result<()> {
+    let (mut recipe, default_samples) = if source.is_dir() {
+        (
+            Recipe::from_file(&source.join("recipe.ron"))
+                .with_context(|| format!("{} is not a run directory", source.display()))?,
+            Some(source.join("samples.npy")),
+        )
+    } else {
+        (Recipe::from_file(source)?, None)
+    };
+    setup_threads(threads_flag, &recipe)?;
+    if let Some(r) = reference {
+        recipe.eval.reference = Reference::File(r.display().to_string());
+    }
+    let samples_path = samples.or(default_samples).ok_or_else(|| {
+        anyhow::anyhow!("give --samples FILE.npy (or a run directory that holds samples.npy)")
+    })?;
+    ensure_registry()?;
+    let target = build_target(&recipe)?;
+    let x = eval::load_rows(&samples_path, target.dim())?;
+    let streams = RngStreams::new(recipe.seed).derive("exact-floor");
+    let ron = target_ron(&recipe)?;
+    let e = eval::evaluate(
+        &target,
+        &ron,
+        &x,
+        &recipe.eval,
+        &streams,
+        &mut Console::default(),
+    )?;
+    if as_json {
+        let v = json!({
+            "samples": samples_path.display().to_string(),
+            "metrics": e.metrics,
+            "exact_floor": e.exact_floor,
+            "n_samples": e.n_samples,
+            "n_reference": e.n_reference,
+            "reference": e.reference,
+        });
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        let protocol = EvalProtocol {
+            samples: e.n_samples,
+            reference: e.reference.clone(),
+            n_reference: e.n_reference,
+        };
+        print!(
+            "{}",
+            metrics_table(&e.metrics, e.exact_floor.as_ref(), &protocol)
+        );
+    }
+    Ok(())
+}

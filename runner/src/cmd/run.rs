@@ -1,0 +1,81 @@
+//! `nsamp run`: one experiment, written to a run directory.
+
+use super::{load_recipe, metrics_table, setup_threads};
+use crate::ui::{self, Console, LogFile, Plots, RunDir};
+use nsamp_core::experiment::Fanout;
+use nsamp_core::io::write_atomic;
+use nsamp_core::{Experiment, Observer, RunReport};
+use std::path::{Path, PathBuf};
+
+/// What a finished run reports.
+pub struct RunOutcome {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The report (metrics.json is its serialisation).
+    pub report: RunReport,
+}
+
+/// Trains, samples, evaluates and writes the run directory (`out`, or `runs/<name>`).
+pub fn run(
+    path: &Path,
+    out: Option<&Path>,
+    sets: &[String],
+    threads_flag: Option<usize>,
+) -> anyhow::Result<RunOutcome> {
+    let recipe = load_recipe(path, sets)?;
+    let threads = setup_threads(threads_flag, &recipe)?;
+    let mut exp = Experiment::from_recipe(recipe)?.with_threads(threads);
+    exp.recipe().eval.reference.check(&exp.parts.target)?;
+    let dir = ui::rundir::create(out, &exp.recipe().name)?;
+    write_atomic(&dir.join("recipe.ron"), exp.recipe().to_ron()?.as_bytes())?;
+    let mut log = LogFile::open(&dir)?;
+    let (mut console, mut files, mut plots) =
+        (Console::default(), RunDir::new(&dir), Plots::new(&dir)?);
+    let result = {
+        let mut obs = Fanout(vec![&mut log, &mut console, &mut files, &mut plots]);
+        obs.log(&format!("recipe file: {}", path.display()));
+        obs.log(&format!("run directory: {}", dir.display()));
+        exp.run(&mut obs)
+    };
+    match result {
+        Ok(report) => {
+            print!("{}", summary(&report, &dir));
+            Ok(RunOutcome { dir, report })
+        }
+        Err(e) => {
+            log.line(&format!("FAILED: {e:#}"));
+            anyhow::bail!(
+                "{e:#}\n(run directory {} keeps the log, loss.csv and the last checkpoint)",
+                dir.display()
+            )
+        }
+    }
+}
+
+/// What `nsamp run` prints on stdout: the metrics beside the floor, the metrics before the
+/// corrector, the corrector's and the sampler's reports, the energy budget.
+pub fn summary(r: &RunReport, dir: &Path) -> String {
+    let mut s = metrics_table(&r.metrics, r.exact_floor.as_ref(), &r.eval_protocol);
+    let mut block = |title: &str, figures: &nsamp_core::experiment::Figures| {
+        if !figures.is_empty() {
+            s.push_str(title);
+            for (k, v) in figures {
+                s.push_str(&format!("  {k:<20} {v:>12.4}\n"));
+            }
+        }
+    };
+    if let Some(b) = &r.metrics_before_corrector {
+        block("before the corrector (the sampler's own output):\n", b);
+    }
+    block("the corrector's report:\n", &r.corrector);
+    block("the sampler's report:\n", &r.sampler_report);
+    let e = &r.energy_evals;
+    s.push_str(&format!(
+        "energy evaluations: training {}, sampling {}, correction {}\nrun directory: {}\n",
+        e.training,
+        e.sampling,
+        e.correction,
+        dir.display()
+    ));
+    s
+}

@@ -1,0 +1,172 @@
+//! Seed sweeps and result tables: one row per method (recipe name), mean +- sample standard
+//! deviation over its runs of every metric, wall time and energy evaluations, with the exact floor
+//! of each target as its own row. Written as markdown and JSON.
+
+use anyhow::Context as _;
+use nsamp_core::experiment::Figures;
+use nsamp_core::RunReport;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Mean and sample standard deviation (0 for one value).
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let s = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (m, s)
+}
+
+/// Reads a finished run's report (metrics.json).
+pub fn read_report(dir: &Path) -> anyhow::Result<RunReport> {
+    let p = dir.join("metrics.json");
+    let text = std::fs::read_to_string(&p).with_context(|| {
+        format!(
+            "{} has no metrics.json (not a finished run?)",
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a run report", p.display()))
+}
+
+/// `nsamp table`: prints the table (markdown or JSON), and writes it into `out` if given.
+pub fn command(runs: &[PathBuf], out: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let t = build(runs)?;
+    if let Some(dir) = out {
+        write(dir, &t)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&t.json)?);
+    } else {
+        print!("{}", t.markdown);
+    }
+    Ok(())
+}
+
+/// A finished table: markdown and JSON.
+pub struct Table {
+    /// Markdown text.
+    pub markdown: String,
+    /// JSON value.
+    pub json: Value,
+}
+
+/// Metric columns: the usual ones first, then any other a run reports (finite somewhere).
+fn columns(groups: &BTreeMap<String, Vec<RunReport>>) -> Vec<String> {
+    let preferred = ["W1", "W2", "E-TVD", "S-TVD", "mode_coverage", "mode_tvd"];
+    let mut names: Vec<String> = preferred.iter().map(|s| s.to_string()).collect();
+    for m in groups.values().flatten() {
+        for k in m.metrics.keys() {
+            if !names.contains(k) && k != "mean_energy" && k != "modes_covered" {
+                names.push(k.clone());
+            }
+        }
+    }
+    names.retain(|n| {
+        groups
+            .values()
+            .flatten()
+            .any(|m| m.metrics.get(n).is_some_and(|v| v.is_finite()))
+    });
+    names
+}
+
+/// One method's row: markdown and JSON.
+fn row(method: &str, ms: &[RunReport], names: &[String]) -> (String, Value) {
+    let mut cells = Vec::new();
+    let mut metrics = serde_json::Map::new();
+    for n in names {
+        let v: Vec<f64> = ms
+            .iter()
+            .filter_map(|m| m.metrics.get(n).copied().filter(|v| v.is_finite()))
+            .collect();
+        if v.is_empty() {
+            cells.push("-".to_string());
+            continue;
+        }
+        let (mu, sd) = mean_std(&v);
+        cells.push(format!("{mu:.3} ± {sd:.3}"));
+        metrics.insert(n.clone(), json!({"mean": mu, "std": sd}));
+    }
+    let wall: Vec<f64> = ms
+        .iter()
+        .map(|m| m.wall_time_s.training + m.wall_time_s.sampling)
+        .collect();
+    let evals: Vec<f64> = ms
+        .iter()
+        .map(|m| (m.energy_evals.training + m.energy_evals.sampling) as f64)
+        .collect();
+    let (wm, ws) = mean_std(&wall);
+    let (em, _) = mean_std(&evals);
+    let target = &ms[0].target;
+    let md = format!(
+        "| {method} | {target} | {} | {} | {wm:.1} ± {ws:.1} | {em:.3e} |\n",
+        ms.len(),
+        cells.join(" | ")
+    );
+    let seeds: Vec<u64> = ms.iter().map(|m| m.seed).collect();
+    let json = json!({
+        "method": method, "target": target, "seeds": seeds, "metrics": metrics,
+        "wall_time_s": {"mean": wm, "std": ws}, "energy_evals": {"mean": em},
+    });
+    (md, json)
+}
+
+/// Builds the table from finished run directories: one row per recipe name (trained and
+/// training-free methods alike), then the exact floor of each target.
+pub fn build(runs: &[PathBuf]) -> anyhow::Result<Table> {
+    anyhow::ensure!(!runs.is_empty(), "no run directories given");
+    let mut groups: BTreeMap<String, Vec<RunReport>> = BTreeMap::new();
+    let mut floors: BTreeMap<String, Figures> = BTreeMap::new();
+    for r in runs {
+        let m = read_report(r)?;
+        if let Some(f) = &m.exact_floor {
+            floors.entry(m.target.clone()).or_insert_with(|| f.clone());
+        }
+        groups.entry(m.recipe.clone()).or_default().push(m);
+    }
+    let names = columns(&groups);
+    let mut md = format!(
+        "| method | target | seeds | {} | wall time (s) | energy evals |\n|{}\n",
+        names.join(" | "),
+        "---|".repeat(names.len() + 5)
+    );
+    let mut rows = Vec::new();
+    for (method, ms) in &groups {
+        let (line, json) = row(method, ms, &names);
+        md.push_str(&line);
+        rows.push(json);
+    }
+    for (target, f) in &floors {
+        let cells: Vec<String> = names
+            .iter()
+            .map(|n| {
+                f.get(n)
+                    .filter(|v| v.is_finite())
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or_else(|| "-".into())
+            })
+            .collect();
+        md.push_str(&format!(
+            "| exact floor | {target} | - | {} | - | - |\n",
+            cells.join(" | ")
+        ));
+    }
+    Ok(Table {
+        markdown: md,
+        json: json!({"rows": rows, "exact_floor": floors}),
+    })
+}
+
+/// Writes `table.md` and `table.json` into `dir`.
+pub fn write(dir: &Path, t: &Table) -> anyhow::Result<()> {
+    nsamp_core::io::write_atomic(&dir.join("table.md"), t.markdown.as_bytes())?;
+    nsamp_core::io::write_atomic(
+        &dir.join("table.json"),
+        serde_json::to_string_pretty(&t.json)?.as_bytes(),
+    )
+}

@@ -1,0 +1,134 @@
+//! The run directory: the choice of its path, and the files a run writes into it.
+
+use anyhow::{bail, Context as _};
+use nsamp_core::experiment::{Checkpoint, SampleSet};
+use nsamp_core::io::{tmp_sibling, write_atomic, write_npy};
+use nsamp_core::train::StepRecord;
+use nsamp_core::{Observer, RunReport};
+use std::path::{Path, PathBuf};
+
+/// Creates the run directory. With `out`, its parent must exist and it must be empty or absent;
+/// without, `runs/<name>` (or `runs/<name>.N` if taken) is created.
+pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
+    match out {
+        Some(p) => {
+            let parent = p
+                .parent()
+                .filter(|q| !q.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                bail!(
+                    "output path {}: parent directory {} does not exist",
+                    p.display(),
+                    parent.display()
+                );
+            }
+            if p.exists() {
+                if !p.is_dir() {
+                    bail!("output path {} exists and is not a directory", p.display());
+                }
+                if std::fs::read_dir(p)?.next().is_some() {
+                    bail!(
+                        "output directory {} is not empty; choose another --out",
+                        p.display()
+                    );
+                }
+            } else {
+                std::fs::create_dir(p).with_context(|| format!("cannot create {}", p.display()))?;
+            }
+            Ok(p.to_path_buf())
+        }
+        None => {
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            std::fs::create_dir_all("runs").context("cannot create runs/")?;
+            let mut p = PathBuf::from("runs").join(&safe);
+            let mut i = 1;
+            while p.exists() {
+                i += 1;
+                p = PathBuf::from("runs").join(format!("{safe}.{i}"));
+            }
+            std::fs::create_dir(&p).with_context(|| format!("cannot create {}", p.display()))?;
+            Ok(p)
+        }
+    }
+}
+
+/// Writes a run's files as the run goes on: `model.safetensors` and `loss.csv` at every
+/// checkpoint, `samples.npy` once sampled, `metrics.json` and `metrics.ron` at the end. Every
+/// write is atomic (temporary file + rename), so a killed run keeps its last checkpoint.
+pub struct RunDir {
+    dir: PathBuf,
+}
+
+impl RunDir {
+    /// Files go into `dir`.
+    pub fn new(dir: &Path) -> Self {
+        RunDir {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+/// `loss.csv`: step, loss, gradient norm, energy evaluations and the objective's diagnostics.
+pub fn loss_csv(h: &[StepRecord]) -> String {
+    let names: Vec<&str> = h
+        .first()
+        .map(|r| r.diagnostics.iter().map(|(k, _)| k.as_str()).collect())
+        .unwrap_or_default();
+    let mut s = String::from("step,loss,grad_norm,energy_evals");
+    for n in &names {
+        s.push(',');
+        s.push_str(n);
+    }
+    s.push('\n');
+    for r in h {
+        s.push_str(&format!(
+            "{},{:.6e},{:.6e},{}",
+            r.step, r.loss, r.grad_norm, r.energy_evals
+        ));
+        for (_, v) in &r.diagnostics {
+            s.push_str(&format!(",{v:.6e}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+impl Observer for RunDir {
+    fn checkpoint(&mut self, cp: &Checkpoint<'_>) -> anyhow::Result<()> {
+        if let Some(vm) = cp.varmap {
+            let path = self.dir.join("model.safetensors");
+            let tmp = tmp_sibling(&path);
+            vm.save(&tmp)?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        write_atomic(&self.dir.join("loss.csv"), loss_csv(cp.history).as_bytes())
+    }
+    fn samples(&mut self, set: &SampleSet<'_>) -> anyhow::Result<()> {
+        write_npy(
+            &self.dir.join("samples.npy"),
+            &set.samples.x,
+            set.samples.dim,
+        )
+    }
+    fn finished(&mut self, report: &RunReport) -> anyhow::Result<()> {
+        write_atomic(
+            &self.dir.join("metrics.json"),
+            serde_json::to_string_pretty(report)?.as_bytes(),
+        )?;
+        let pretty = ron::ser::PrettyConfig::new();
+        write_atomic(
+            &self.dir.join("metrics.ron"),
+            ron::ser::to_string_pretty(report, pretty)?.as_bytes(),
+        )
+    }
+}
