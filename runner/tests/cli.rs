@@ -340,3 +340,122 @@ fn cuda_device_is_a_clear_error_here() {
     let o = nsamp(&["reference", "dw.ron", "-n", "10"], &dir);
     expect_clean_failure(&o, &["no CUDA kernels"]);
 }
+
+fn nsamp_cached(args: &[&str], cwd: &Path, cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nsamp"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NSAMP_CACHE", cache)
+        .output()
+        .unwrap()
+}
+
+const TINY_MALA: &str = r#"Recipe(
+    name: "tiny-mala",
+    seed: 3,
+    threads: 2,
+    target: Gmm40(),
+    sampler: Mala(chains: 50, burn_in: 200, pilot: 100, thin: Some(2)),
+    eval: (samples: 200, metrics: [W1(), W2(), ETvd(), STvd(), ModeCoverage()]),
+)"#;
+
+/// A training-free sampler writes the same run directory as a trained method, reports its
+/// energy evaluations and its own figures, and `nsamp table` shows it beside iDEM.
+#[test]
+fn training_free_sampler_runs_and_sits_in_the_table_beside_idem() {
+    let dir = scratch("mala");
+    std::fs::write(dir.join("tiny.ron"), TINY).unwrap();
+    std::fs::write(dir.join("mala.ron"), TINY_MALA).unwrap();
+    for (recipe, out) in [("tiny.ron", "idem"), ("mala.ron", "mala")] {
+        let o = nsamp(&["run", recipe, "--out", out], &dir);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let run = dir.join("mala");
+    for f in [
+        "recipe.ron",
+        "metrics.json",
+        "metrics.ron",
+        "samples.npy",
+        "log.txt",
+        "samples.png",
+        "energy_hist.png",
+        "occupancy.png",
+    ] {
+        assert!(run.join(f).is_file(), "the Mala run lacks {f}");
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["sampler"], "Mala");
+    assert!(m["objective"].is_null());
+    // 50 chains: 500 descent + 200 burn-in + 100 pilot + 4 x 2 production steps (MALA: one
+    // energy+gradient per chain and step) plus the initial evaluation of every chain.
+    assert_eq!(m["energy_evals"]["sampling"], 50 * (500 + 200 + 100 + 8 + 1));
+    let acc = m["sampler_report"]["acceptance"].as_f64().unwrap();
+    assert!(acc > 0.2 && acc < 0.95, "acceptance {acc}");
+    let o = nsamp(&["table", "idem", "mala"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("no row {name}:\n{table}"))
+            .to_string()
+    };
+    assert!(row("tiny-mala").ends_with(&format!("| {:.3e} |", 50.0 * 809.0)));
+    assert!(row("tiny").contains("| Gmm40 | 1 |"));
+}
+
+const DW4_CACHED: &str = r#"Recipe(
+    name: "dw4-cached",
+    seed: 1,
+    threads: 2,
+    target: Dw4(),
+    sampler: Mala(chains: 20, burn_in: 100, pilot: 50),
+    eval: (samples: 100, reference: Mcmc(n: 100, sampler: Mala(chains: 20, burn_in: 150, pilot: 50)), metrics: [W2(), ETvd(), DTvd()]),
+)"#;
+
+/// `eval.reference: Mcmc(...)` draws the set on first use, caches it under NSAMP_CACHE with its
+/// provenance, and a second run reuses it (its log says so) and scores against the same rows.
+#[test]
+fn mcmc_reference_is_drawn_once_then_reused_from_the_cache() {
+    let dir = scratch("cache");
+    let cache = dir.join("cache");
+    std::fs::write(dir.join("dw4.ron"), DW4_CACHED).unwrap();
+    let mut metrics = Vec::new();
+    for out in ["first", "second"] {
+        let o = nsamp_cached(&["run", "dw4.ron", "--out", out], &dir, &cache);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let log = std::fs::read_to_string(dir.join(out).join("log.txt")).unwrap();
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(out).join("metrics.json")).unwrap())
+                .unwrap();
+        metrics.push(m["metrics"].clone());
+        if out == "first" {
+            assert!(log.contains("reference: drew the 100 x 8 Mala reference"), "{log}");
+        } else {
+            assert!(log.contains("reference: reused the cached 100 x 8 Mala reference"), "{log}");
+        }
+    }
+    assert_eq!(metrics[0], metrics[1]);
+    let files: Vec<PathBuf> = std::fs::read_dir(cache.join("references"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let json = files.iter().find(|p| p.extension().unwrap() == "json").unwrap();
+    let prov: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    assert_eq!(prov["n"], 100);
+    assert_eq!(prov["target"], "Dw4()");
+    assert!(prov["sampler"].as_str().unwrap().contains("burn_in: 150"));
+    assert!(prov["energy_evals"].as_u64().unwrap() > 0);
+    // A changed sampler setting is another key: drawn anew.
+    let o = nsamp_cached(
+        &["run", "dw4.ron", "--out", "third", "--set", "eval.reference_seed=9"],
+        &dir,
+        &cache,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = std::fs::read_to_string(dir.join("third").join("log.txt")).unwrap();
+    assert!(log.contains("reference: drew"), "{log}");
+}
