@@ -389,7 +389,10 @@ fn training_free_sampler_runs_and_sits_in_the_table_beside_idem() {
     assert!(m["objective"].is_null());
     // 50 chains: 500 descent + 200 burn-in + 100 pilot + 4 x 2 production steps (MALA: one
     // energy+gradient per chain and step) plus the initial evaluation of every chain.
-    assert_eq!(m["energy_evals"]["sampling"], 50 * (500 + 200 + 100 + 8 + 1));
+    assert_eq!(
+        m["energy_evals"]["sampling"],
+        50 * (500 + 200 + 100 + 8 + 1)
+    );
     let acc = m["sampler_report"]["acceptance"].as_f64().unwrap();
     assert!(acc > 0.2 && acc < 0.95, "acceptance {acc}");
     let o = nsamp(&["table", "idem", "mala"], &dir);
@@ -432,9 +435,15 @@ fn mcmc_reference_is_drawn_once_then_reused_from_the_cache() {
                 .unwrap();
         metrics.push(m["metrics"].clone());
         if out == "first" {
-            assert!(log.contains("reference: drew the 100 x 8 Mala reference"), "{log}");
+            assert!(
+                log.contains("reference: drew the 100 x 8 Mala reference"),
+                "{log}"
+            );
         } else {
-            assert!(log.contains("reference: reused the cached 100 x 8 Mala reference"), "{log}");
+            assert!(
+                log.contains("reference: reused the cached 100 x 8 Mala reference"),
+                "{log}"
+            );
         }
     }
     assert_eq!(metrics[0], metrics[1]);
@@ -443,7 +452,10 @@ fn mcmc_reference_is_drawn_once_then_reused_from_the_cache() {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(files.len(), 2, "{files:?}");
-    let json = files.iter().find(|p| p.extension().unwrap() == "json").unwrap();
+    let json = files
+        .iter()
+        .find(|p| p.extension().unwrap() == "json")
+        .unwrap();
     let prov: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
     assert_eq!(prov["n"], 100);
     assert_eq!(prov["target"], "Dw4()");
@@ -451,7 +463,14 @@ fn mcmc_reference_is_drawn_once_then_reused_from_the_cache() {
     assert!(prov["energy_evals"].as_u64().unwrap() > 0);
     // A changed sampler setting is another key: drawn anew.
     let o = nsamp_cached(
-        &["run", "dw4.ron", "--out", "third", "--set", "eval.reference_seed=9"],
+        &[
+            "run",
+            "dw4.ron",
+            "--out",
+            "third",
+            "--set",
+            "eval.reference_seed=9",
+        ],
         &dir,
         &cache,
     );

@@ -48,7 +48,9 @@ struct CountingMog4Config {}
 
 impl TargetConfig for CountingMog4Config {
     fn build(&self) -> anyhow::Result<Box<dyn Target>> {
-        let inner = Spec::<families::Target>::from_ron("Mog4()")?.config.build()?;
+        let inner = Spec::<families::Target>::from_ron("Mog4()")?
+            .config
+            .build()?;
         Ok(Box::new(CountingMog4(inner)))
     }
 }

@@ -28,6 +28,17 @@ fn every_recipe_parses_and_assembles() {
                 if text.contains("ExactDsm") {
                     continue; // registered by the example crate, tested there
                 }
+                // A user's clone has no ../shared and no pre-drawn reference files: every
+                // recipe draws (and caches) what it needs.
+                let body: String = text
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .collect();
+                assert!(
+                    !body.contains("../shared") && !body.contains("File("),
+                    "{} names an external file; use `reference: Mcmc(...)`",
+                    p.display()
+                );
                 let r = Recipe::from_file(&p).unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
                 nsamp::Assembled::new(r).unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
                 n += 1;
