@@ -63,55 +63,35 @@ pub enum BufferInit {
     },
 }
 
-/// Settings shared by buffer-based diffusion objectives (the fields of `Idem(...)`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DiffusionSettings {
-    /// Noise scale at t = 0 (sampler units).
-    pub sigma_min: f64,
-    /// Noise scale at t = 1 (sampler units).
-    pub sigma_max: f64,
-    /// K, Monte Carlo samples of the target score.
-    pub mc_samples: usize,
-    /// Clip of the target score: whole-vector norm, or per particle for particle targets.
-    pub score_clip: Option<f32>,
-    /// Regression weight lambda(t).
-    pub lambda: Lambda,
-    /// Replay buffer capacity.
-    pub buffer: usize,
-    /// Initial buffer size.
-    pub initial_buffer: usize,
-    /// How the initial buffer is filled.
-    pub init: BufferInit,
-    /// Refill the buffer every this many steps.
-    pub refill_every: u64,
-    /// Samples generated per refill; also the sampler's chunk size.
-    pub refill_samples: usize,
-    /// Euler-Maruyama steps of the reverse SDE (refills and final sampling).
-    pub sde_steps: usize,
-    /// Noise scale c of the reverse SDE (1 = exact).
-    pub noise_scale: f64,
-    /// Length unit of the sampler (None: the target's natural scale, e.g. 50 for GMM-40).
-    pub scale: Option<f32>,
-}
-
-impl Default for DiffusionSettings {
-    fn default() -> Self {
-        DiffusionSettings {
-            sigma_min: 1e-5,
-            sigma_max: 1.0,
-            mc_samples: 500,
-            score_clip: Some(70.0),
-            lambda: Lambda::Variance(1e-3),
-            buffer: 10_000,
-            initial_buffer: 1024,
-            init: BufferInit::McScoreSde { steps: 1000 },
-            refill_every: 100,
-            refill_samples: 1000,
-            sde_steps: 1000,
-            noise_scale: 1.0,
-            scale: None,
-        }
+crate::config! {
+    /// Settings shared by buffer-based diffusion objectives (the fields of `Idem(...)`).
+    pub struct DiffusionSettings {
+        /// Noise scale at t = 0 (sampler units).
+        sigma_min: f64 = 1e-5,
+        /// Noise scale at t = 1 (sampler units).
+        sigma_max: f64 = 1.0,
+        /// K, Monte Carlo samples of the target score.
+        mc_samples: usize = 500,
+        /// Clip of the target score: whole-vector norm, or per particle for particle targets.
+        score_clip: Option<f32> = Some(70.0),
+        /// Regression weight lambda(t).
+        lambda: Lambda = Lambda::Variance(1e-3),
+        /// Replay buffer capacity.
+        buffer: usize = 10_000,
+        /// Initial buffer size.
+        initial_buffer: usize = 1024,
+        /// How the initial buffer is filled.
+        init: BufferInit = BufferInit::McScoreSde { steps: 1000 },
+        /// Refill the buffer every this many steps.
+        refill_every: u64 = 100,
+        /// Samples generated per refill; also the sampler's chunk size.
+        refill_samples: usize = 1000,
+        /// Euler-Maruyama steps of the reverse SDE (refills and final sampling).
+        sde_steps: usize = 1000,
+        /// Noise scale c of the reverse SDE (1 = exact).
+        noise_scale: f64 = 1.0,
+        /// Length unit of the sampler (None: the target's natural scale, e.g. 50 for GMM-40).
+        scale: Option<f32> = None,
     }
 }
 

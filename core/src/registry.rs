@@ -1,8 +1,10 @@
 //! The link-time registry of named component factories.
 //!
-//! Each implementation registers an [`Entry`] with [`register!`](crate::register) (through
-//! `inventory`): a stable name, a one-line doc, a commented RON example of its config, and a
-//! function that deserialises that config. A recipe names a component as a RON enum variant,
+//! A component's config is declared once with [`config!`](crate::config): the struct, every
+//! field's doc comment and default. That one source gives the config's `Default`, the field list
+//! of `nsamp list` and the commented RON example of `nsamp list --full` and `schemas/`
+//! ([`render_example`]). [`register!`](crate::register) then registers it (through `inventory`)
+//! under a stable name with a one-line doc: the only way a component registers. A recipe names a component as a RON enum variant,
 //! `Gmm40(std: 1.3)`; [`Spec`] looks the name up and hands the variant's content to the
 //! component's own config type. Nothing lists the components centrally: linking a plugin crate
 //! (and naming it once, so that rustc links it) registers its components.
@@ -23,16 +25,70 @@ pub trait Family: 'static + Sized {
     fn entries() -> Vec<&'static Entry<Self>>;
 }
 
-/// One registered component: its name, documentation, example config and config parser.
+/// One registered component: its name, documentation, fields, default config and parser.
 pub struct Entry<F: Family> {
     /// The stable name a recipe uses, e.g. `Gmm40`.
     pub name: &'static str,
     /// One-line description.
     pub doc: &'static str,
-    /// A commented RON example of the full config (every field, with its default), as it stands in a recipe.
-    pub example: &'static str,
+    /// The config's fields with their doc comments, in declaration order.
+    pub fields: &'static [FieldDoc],
+    /// The commented RON example: every field at its default (rendered from the config).
+    pub example: fn(&'static str) -> String,
+    /// The default config.
+    pub default: fn() -> Box<F::Config>,
     /// Deserialises the component's config from the variant's content.
     pub deserialize: DeserializeFn<F>,
+}
+
+/// One documented field of a component's config.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct FieldDoc {
+    /// The field's name in RON.
+    pub name: &'static str,
+    /// Its doc comment (one or more lines).
+    pub doc: &'static str,
+}
+
+/// A config declared with [`config!`](crate::config): its fields' docs and their default values
+/// as RON.
+pub trait Documented: Default {
+    /// The fields, in declaration order.
+    const FIELDS: &'static [FieldDoc];
+    /// Each field's value as compact RON, in declaration order.
+    fn field_values(&self) -> Vec<String>;
+}
+
+/// A value as compact one-line RON in the recipe dialect (`Some(..)` written out, a component
+/// written `Name(field: value)`), e.g. `(sigma_min: 1e-5, sigma_max: 1.0)`.
+pub fn to_ron_compact<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let pretty = ron::ser::PrettyConfig::new()
+        .struct_names(false)
+        .compact_structs(true)
+        .compact_arrays(true)
+        .new_line("".to_string())
+        .indentor("".to_string());
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES)
+        .to_string_pretty(value, pretty)
+        .unwrap_or_else(|e| format!("<unprintable: {e}>"))
+}
+
+/// The commented RON example of a config: `Name(` then, per field, its doc as `//` lines and
+/// `field: default,`; `Name()` for a config without fields.
+pub fn render_example<T: Documented>(name: &str) -> String {
+    if T::FIELDS.is_empty() {
+        return format!("// No fields.\n{name}()");
+    }
+    let mut s = format!("{name}(\n");
+    for (f, v) in T::FIELDS.iter().zip(T::default().field_values()) {
+        for line in f.doc.lines() {
+            s.push_str(&format!("    //{line}\n"));
+        }
+        s.push_str(&format!("    {}: {v},\n", f.name));
+    }
+    s.push(')');
+    s
 }
 
 /// A component's config parser, as registered.
@@ -203,19 +259,77 @@ macro_rules! __family {
     };
 }
 
-/// Registers a component: `register!(Target, "Gmm40", Gmm40Config, "doc", "example")`.
+/// Registers a component: `register!(Target, "Gmm40", Gmm40Config, "one-line doc")`.
 ///
-/// The family is one of `Target`, `Model`, `Objective`, `Sampler`, `Corrector`, `Metric`; the config type
-/// must implement serde's `Deserialize` and the family's config trait.
+/// The family is one of `Target`, `Model`, `Objective`, `Sampler`, `Corrector`, `Metric`; the
+/// config type is declared with [`config!`](crate::config) (or implements
+/// [`Documented`](crate::registry::Documented), `Deserialize` and `Default` by hand) and
+/// implements the family's config trait.
 #[macro_export]
 macro_rules! register {
-    ($family:ident, $name:literal, $config:ty, $doc:expr, $example:expr $(,)?) => {
+    ($family:ident, $name:literal, $config:ty, $doc:expr $(,)?) => {
         $crate::inventory::submit! {
             $crate::registry::Entry::<$crate::registry::families::$family> {
                 name: $name,
                 doc: $doc,
-                example: $example,
+                fields: <$config as $crate::registry::Documented>::FIELDS,
+                example: $crate::registry::render_example::<$config>,
+                default: || Box::new(<$config as ::core::default::Default>::default()),
                 deserialize: |d| Ok(Box::new($crate::erased_serde::deserialize::<$config>(d)?)),
+            }
+        }
+    };
+}
+
+/// Declares a component's config from one source: the struct (serde, unknown fields refused,
+/// omitted fields defaulted), its `Default` and its [`Documented`](crate::registry::Documented)
+/// field docs, from which `nsamp list`, `schemas/` and the RON example are generated.
+///
+/// ```ignore
+/// nsamp_core::config! {
+///     /// `Mog4(radius: 5.0, std: 0.5)`.
+///     pub struct MogConfig {
+///         /// Radius of the circle of means.
+///         radius: f32 = 5.0,
+///         /// Per-axis standard deviation.
+///         std: f32 = 0.5,
+///     }
+/// }
+/// ```
+/// Every field is public and documented; the crate needs `serde` (with `derive`).
+#[macro_export]
+macro_rules! config {
+    (
+        $(#[doc = $doc:literal])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $fdoc:literal])+
+                $field:ident : $ty:ty = $default:expr
+            ),* $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        $vis struct $name {
+            $($(#[doc = $fdoc])+ pub $field: $ty,)*
+        }
+
+        impl ::core::default::Default for $name {
+            fn default() -> Self {
+                $name { $($field: $default,)* }
+            }
+        }
+
+        impl $crate::registry::Documented for $name {
+            const FIELDS: &'static [$crate::registry::FieldDoc] = &[$(
+                $crate::registry::FieldDoc {
+                    name: stringify!($field),
+                    doc: concat!($($fdoc, "\n"),+),
+                },
+            )*];
+            fn field_values(&self) -> Vec<String> {
+                vec![$($crate::registry::to_ron_compact(&self.$field)),*]
             }
         }
     };
@@ -240,8 +354,10 @@ pub struct Listing {
     pub name: &'static str,
     /// One-line doc.
     pub doc: &'static str,
-    /// The commented RON example.
-    pub example: &'static str,
+    /// The config's fields and their docs.
+    pub fields: &'static [FieldDoc],
+    /// The commented RON example, every field at its default.
+    pub example: String,
 }
 
 fn listing<F: Family>() -> Vec<Listing> {
@@ -251,7 +367,8 @@ fn listing<F: Family>() -> Vec<Listing> {
             kind: F::KIND,
             name: e.name,
             doc: e.doc,
-            example: e.example,
+            fields: e.fields,
+            example: (e.example)(e.name),
         })
         .collect();
     v.sort_by_key(|l| l.name);

@@ -8,7 +8,6 @@ use nsamp_core::numerics::rng::Rng;
 use nsamp_core::registry::{families, Spec};
 use nsamp_core::target::MixtureView;
 use nsamp_core::{Experiment, Particles, Recipe, Target, TargetConfig};
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every configuration whose energy `CountingMog4` evaluated, by anyone.
@@ -43,8 +42,10 @@ impl Target for CountingMog4 {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct CountingMog4Config {}
+nsamp_core::config! {
+    /// `CountingMog4()`.
+    pub struct CountingMog4Config {}
+}
 
 impl TargetConfig for CountingMog4Config {
     fn build(&self) -> anyhow::Result<Box<dyn Target>> {
@@ -59,8 +60,7 @@ nsamp_core::register!(
     Target,
     "CountingMog4",
     CountingMog4Config,
-    "test only: MOG-4 counting its energy evaluations",
-    "CountingMog4()"
+    "test only: MOG-4 counting its energy evaluations"
 );
 
 #[test]

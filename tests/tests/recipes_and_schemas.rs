@@ -51,42 +51,62 @@ fn every_recipe_parses_and_assembles() {
     );
 }
 
-#[test]
-fn every_registered_example_parses_and_documents_every_field() {
-    for l in registry::list_all() {
-        let fields = nsamp::cmd::list::example_fields(l.example);
-        let json = match l.kind {
-            "target" => {
-                serde_json::to_value(Spec::<families::Target>::from_ron(l.example).unwrap())
+/// Each registered component's RON example (rendered from its config's defaults and field
+/// docs) parses back to exactly the default config, and documents every field the config has.
+fn check_entries<F: registry::Family>() -> usize {
+    let mut n = 0;
+    for e in F::entries() {
+        let example = (e.example)(e.name);
+        let parsed = Spec::<F>::from_ron(&example)
+            .unwrap_or_else(|err| panic!("{} `{}`: {err}\n{example}", F::KIND, e.name));
+        let default = Spec::<F> {
+            name: e.name,
+            config: (e.default)(),
+        };
+        let (p, d) = (
+            serde_json::to_value(&parsed).unwrap(),
+            serde_json::to_value(&default).unwrap(),
+        );
+        assert_eq!(
+            p,
+            d,
+            "{} `{}`: example != default\n{example}",
+            F::KIND,
+            e.name
+        );
+        let documented: Vec<&str> = e.fields.iter().map(|f| f.name).collect();
+        if let Some(cfg) = d[e.name].as_object() {
+            for key in cfg.keys() {
+                assert!(
+                    documented.contains(&key.as_str()),
+                    "{} `{}`: field `{key}` is not documented",
+                    F::KIND,
+                    e.name
+                );
             }
-            "model" => serde_json::to_value(Spec::<families::Model>::from_ron(l.example).unwrap()),
-            "objective" => {
-                serde_json::to_value(Spec::<families::Objective>::from_ron(l.example).unwrap())
-            }
-            "sampler" => {
-                serde_json::to_value(Spec::<families::Sampler>::from_ron(l.example).unwrap())
-            }
-            "corrector" => {
-                serde_json::to_value(Spec::<families::Corrector>::from_ron(l.example).unwrap())
-            }
-            "metric" => {
-                serde_json::to_value(Spec::<families::Metric>::from_ron(l.example).unwrap())
-            }
-            k => panic!("unknown kind {k}"),
+            assert_eq!(cfg.len(), documented.len(), "{} `{}`", F::KIND, e.name);
         }
-        .unwrap();
-        let cfg = json[l.name]
-            .as_object()
-            .unwrap_or_else(|| panic!("{}: config is not a struct", l.name));
-        for key in cfg.keys() {
-            assert!(
-                fields.contains(key),
-                "{} `{}`: example does not document field `{key}`",
-                l.kind,
-                l.name
-            );
-        }
+        assert!(
+            e.fields.iter().all(|f| !f.doc.trim().is_empty()),
+            "{} `{}`: a field without doc",
+            F::KIND,
+            e.name
+        );
+        n += 1;
     }
+    n
+}
+
+#[test]
+fn every_registered_example_parses_to_its_default_and_documents_every_field() {
+    let n = check_entries::<families::Target>()
+        + check_entries::<families::Model>()
+        + check_entries::<families::Objective>()
+        + check_entries::<families::Sampler>()
+        + check_entries::<families::Corrector>()
+        + check_entries::<families::Metric>();
+    assert_eq!(n, registry::list_all().len());
+    assert!(n >= 30, "{n} components");
 }
 
 #[test]

@@ -3,7 +3,6 @@
 
 use nsamp as _;
 use nsamp_core::{NsampError, Recipe, Target, TargetConfig};
-use serde::{Deserialize, Serialize};
 
 const SHORT: &str = r#"Recipe(
     name: "snapshot-idem",
@@ -78,9 +77,10 @@ fn short_iwsm_run_metrics_snapshot() {
     std::fs::remove_file(&recipe).ok();
 }
 
-/// A target whose energy is NaN far from the origin.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Broken {}
+nsamp_core::config! {
+    /// `TestBroken()`: a target whose energy is NaN far from the origin.
+    pub struct Broken {}
+}
 struct BrokenTarget;
 impl Target for BrokenTarget {
     fn dim(&self) -> usize {
@@ -99,13 +99,7 @@ impl TargetConfig for Broken {
         Ok(Box::new(BrokenTarget))
     }
 }
-nsamp_core::register!(
-    Target,
-    "TestBroken",
-    Broken,
-    "test only: NaN energies",
-    "TestBroken()"
-);
+nsamp_core::register!(Target, "TestBroken", Broken, "test only: NaN energies");
 
 #[test]
 fn non_finite_energies_stop_training_with_a_diagnostic() {

@@ -9,97 +9,86 @@ use super::{run_mcmc, McmcReport, McmcSettings, Method};
 use crate::numerics::rng::RngStreams;
 use crate::sampler::{Progress, Sampler, SamplerConfig, Samples};
 use crate::target::CountedTarget;
-use serde::{Deserialize, Serialize};
 
-/// Declares the config of one MCMC sampler: the kernel-specific fields, then the shared ones.
-macro_rules! mcmc_config {
-    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident: $ty:ty = $default:expr,)* }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-        #[serde(deny_unknown_fields, default)]
-        pub struct $name {
-            $($(#[$fdoc])* pub $field: $ty,)*
-            /// Independent chains advanced together.
-            pub chains: usize,
-            /// Adaptation steps (discarded).
-            pub burn_in: usize,
-            /// Steps at the adapted step size that measure tau (discarded).
-            pub pilot: usize,
-            /// Steps between recorded states (None: ceil(tau) from the pilot).
-            pub thin: Option<usize>,
-            /// Target acceptance rate (None: 0.574 for MALA, 0.8 for HMC).
-            pub target_accept: Option<f64>,
-            /// Initial step size in natural units (None: 1e-3 MALA, 0.05 HMC).
-            pub init_step: Option<f32>,
-            /// Standard deviation of the starting points (None: the target's natural scale).
-            pub init_scale: Option<f32>,
-            /// Clipped gradient-descent steps before burn-in.
-            pub descent_steps: usize,
-            /// Add the exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
-            pub sign_flip: bool,
-        }
+crate::config! {
+    /// `Mala(...)`: Metropolis-adjusted Langevin chains (one energy+gradient per chain and step).
+    pub struct MalaConfig {
+        /// Independent chains advanced together.
+        chains: usize = 256,
+        /// Adaptation steps (discarded).
+        burn_in: usize = 2000,
+        /// Steps at the adapted step size that measure tau (discarded).
+        pilot: usize = 1000,
+        /// Steps between recorded states; None = ceil(tau) from the pilot.
+        thin: Option<usize> = None,
+        /// Target acceptance rate; None = 0.574 (MALA) or 0.8 (HMC).
+        target_accept: Option<f64> = None,
+        /// Initial step size in natural units; None = 1e-3 (MALA eps) or 0.05 (HMC).
+        init_step: Option<f32> = None,
+        /// Standard deviation of the starting points; None = the target's natural scale.
+        init_scale: Option<f32> = None,
+        /// Clipped gradient-descent steps before burn-in.
+        descent_steps: usize = 500,
+        /// Exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
+        sign_flip: bool = false,
+    }
+}
 
-        impl Default for $name {
-            fn default() -> Self {
-                let d = McmcSettings::default();
-                $name {
-                    $($field: $default,)*
-                    chains: d.chains,
-                    burn_in: d.burn_in,
-                    pilot: d.pilot,
-                    thin: d.thin,
-                    target_accept: d.target_accept,
-                    init_step: d.init_step,
-                    init_scale: d.init_scale,
-                    descent_steps: d.descent_steps,
-                    sign_flip: d.sign_flip,
-                }
-            }
-        }
+crate::config! {
+    /// `Hmc(leapfrog: L, ...)`: Hamiltonian Monte Carlo chains (L energy+gradients per step).
+    pub struct HmcConfig {
+        /// Leapfrog steps per trajectory.
+        leapfrog: usize = 10,
+        /// Independent chains advanced together.
+        chains: usize = 256,
+        /// Adaptation steps (discarded).
+        burn_in: usize = 2000,
+        /// Steps at the adapted step size that measure tau (discarded).
+        pilot: usize = 1000,
+        /// Steps between recorded states; None = ceil(tau) from the pilot.
+        thin: Option<usize> = None,
+        /// Target acceptance rate; None = 0.574 (MALA) or 0.8 (HMC).
+        target_accept: Option<f64> = None,
+        /// Initial step size in natural units; None = 1e-3 (MALA eps) or 0.05 (HMC).
+        init_step: Option<f32> = None,
+        /// Standard deviation of the starting points; None = the target's natural scale.
+        init_scale: Option<f32> = None,
+        /// Clipped gradient-descent steps before burn-in.
+        descent_steps: usize = 500,
+        /// Exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
+        sign_flip: bool = false,
+    }
+}
 
-        impl $name {
-            fn settings_with(&self, method: Method) -> McmcSettings {
-                McmcSettings {
-                    method,
-                    chains: self.chains,
-                    burn_in: self.burn_in,
-                    pilot: self.pilot,
-                    thin: self.thin,
-                    target_accept: self.target_accept,
-                    init_step: self.init_step,
-                    init_scale: self.init_scale,
-                    descent_steps: self.descent_steps,
-                    sign_flip: self.sign_flip,
-                }
-            }
+/// The reference-MCMC settings of a config's shared fields.
+macro_rules! settings_with {
+    ($c:expr, $method:expr) => {
+        McmcSettings {
+            method: $method,
+            chains: $c.chains,
+            burn_in: $c.burn_in,
+            pilot: $c.pilot,
+            thin: $c.thin,
+            target_accept: $c.target_accept,
+            init_step: $c.init_step,
+            init_scale: $c.init_scale,
+            descent_steps: $c.descent_steps,
+            sign_flip: $c.sign_flip,
         }
     };
 }
 
-mcmc_config!(
-    /// `Mala(...)`: Metropolis-adjusted Langevin chains (one energy+gradient per chain and step).
-    MalaConfig {}
-);
-
-mcmc_config!(
-    /// `Hmc(leapfrog: L, ...)`: Hamiltonian Monte Carlo chains (L energy+gradients per step).
-    HmcConfig {
-        /// Leapfrog steps per trajectory.
-        leapfrog: usize = 10,
-    }
-);
-
 impl MalaConfig {
     /// The reference-MCMC settings this config selects.
     pub fn settings(&self) -> McmcSettings {
-        self.settings_with(Method::Mala)
+        settings_with!(self, Method::Mala)
     }
 }
 
 impl HmcConfig {
     /// The reference-MCMC settings this config selects.
     pub fn settings(&self) -> McmcSettings {
-        self.settings_with(Method::Hmc(self.leapfrog))
+        settings_with!(self, Method::Hmc(self.leapfrog))
     }
 }
 
@@ -186,52 +175,11 @@ crate::register!(
     Sampler,
     "Mala",
     MalaConfig,
-    "many independent MALA chains with step-size adaptation, thinned by the measured autocorrelation time",
-    r#"Mala(
-    // Independent chains advanced together.
-    chains: 256,
-    // Adaptation steps (discarded), then pilot steps that measure tau (discarded).
-    burn_in: 2000,
-    pilot: 1000,
-    // Steps between recorded states; None = ceil(tau) from the pilot.
-    thin: None,
-    // Target acceptance rate; None = 0.574.
-    target_accept: None,
-    // Initial step size in natural units; None = 1e-3.
-    init_step: None,
-    // Standard deviation of the starting points; None = the target's natural scale.
-    init_scale: None,
-    // Clipped gradient-descent steps before burn-in.
-    descent_steps: 500,
-    // Exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
-    sign_flip: false,
-)"#
+    "many independent MALA chains with step-size adaptation, thinned by the measured autocorrelation time"
 );
-
 crate::register!(
     Sampler,
     "Hmc",
     HmcConfig,
-    "many independent HMC chains with step-size adaptation, thinned by the measured autocorrelation time",
-    r#"Hmc(
-    // Leapfrog steps per trajectory.
-    leapfrog: 10,
-    // Independent chains advanced together.
-    chains: 256,
-    // Adaptation steps (discarded), then pilot steps that measure tau (discarded).
-    burn_in: 2000,
-    pilot: 1000,
-    // Steps between recorded states; None = ceil(tau) from the pilot.
-    thin: None,
-    // Target acceptance rate; None = 0.8.
-    target_accept: None,
-    // Initial step size in natural units; None = 0.05.
-    init_step: None,
-    // Standard deviation of the starting points; None = the target's natural scale.
-    init_scale: None,
-    // Clipped gradient-descent steps before burn-in.
-    descent_steps: 500,
-    // Exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
-    sign_flip: false,
-)"#
+    "many independent HMC chains with step-size adaptation, thinned by the measured autocorrelation time"
 );

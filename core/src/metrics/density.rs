@@ -10,7 +10,6 @@
 
 use crate::metric::{Metric, MetricConfig, MetricInput, ModelDensity};
 use crate::numerics::lse::{ess_fraction, log_sum_exp_f64};
-use serde::{Deserialize, Serialize};
 
 fn density<'a>(i: &'a MetricInput<'_>, name: &str) -> anyhow::Result<&'a ModelDensity> {
     i.density.ok_or_else(|| {
@@ -18,20 +17,20 @@ fn density<'a>(i: &'a MetricInput<'_>, name: &str) -> anyhow::Result<&'a ModelDe
     })
 }
 
-/// `Nll()`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Nll {}
+crate::config! {
+    /// `Nll()`.
+    pub struct Nll {}
+}
 
-/// `Rnll()`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rnll {}
+crate::config! {
+    /// `Rnll()`.
+    pub struct Rnll {}
+}
 
-/// `Ess()`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ess {}
+crate::config! {
+    /// `Ess()`.
+    pub struct Ess {}
+}
 
 fn mean(v: &[f32]) -> f64 {
     v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64
@@ -100,22 +99,19 @@ crate::register!(
     Metric,
     "Nll",
     Nll,
-    "flows: NLL = -mean log q(x) over the reference set",
-    "// No fields.\nNll()"
+    "flows: NLL = -mean log q(x) over the reference set"
 );
 crate::register!(
     Metric,
     "Rnll",
     Rnll,
-    "flows: RNLL = -mean log p~(x) = mean E(x) over the model's own samples (+ log Z where known)",
-    "// No fields.\nRnll()"
+    "flows: RNLL = -mean log p~(x) = mean E(x) over the model's own samples (+ log Z where known)"
 );
 crate::register!(
     Metric,
     "Ess",
     Ess,
-    "flows: ESS of the weights p~/q of the model's own samples, (sum w)^2 / sum w^2 / n, and the IS estimate of log Z",
-    "// No fields.\nEss()"
+    "flows: ESS of the weights p~/q of the model's own samples, (sum w)^2 / sum w^2 / n, and the IS estimate of log Z"
 );
 
 #[cfg(test)]

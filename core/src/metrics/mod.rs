@@ -17,17 +17,16 @@ pub mod transport;
 
 use crate::metric::{Metric, MetricConfig, MetricInput};
 use crate::target::Target;
-use serde::{Deserialize, Serialize};
 
-/// `W1()`: exact 1-Wasserstein distance (Euclidean cost), data units.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct W1 {}
+crate::config! {
+    /// `W1()`: exact 1-Wasserstein distance (Euclidean cost), data units.
+    pub struct W1 {}
+}
 
-/// `W2()`: exact 2-Wasserstein distance, data units.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct W2 {}
+crate::config! {
+    /// `W2()`: exact 2-Wasserstein distance, data units.
+    pub struct W2 {}
+}
 
 impl Metric for W1 {
     fn max_samples(&self) -> Option<usize> {
@@ -52,12 +51,12 @@ impl Metric for W2 {
     }
 }
 
-/// `ETvd(bins: None)`: energy-histogram total variation; `bins` defaults to floor(sqrt(n_ref)).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ETvd {
-    /// Number of bins (None: floor(sqrt(n_ref))).
-    pub bins: Option<usize>,
+crate::config! {
+    /// `ETvd(bins: None)`: energy-histogram total variation; `bins` defaults to floor(sqrt(n_ref)).
+    pub struct ETvd {
+        /// Number of bins (None: floor(sqrt(n_ref))).
+        bins: Option<usize> = Default::default(),
+    }
 }
 
 impl Metric for ETvd {
@@ -72,13 +71,13 @@ impl Metric for ETvd {
     }
 }
 
-/// `STvd(bins: None)`: 2-D sample-space histogram total variation; `bins` per axis defaults to
-/// round(n_ref^(1/4)), so that the number of cells is about sqrt(n_ref).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct STvd {
-    /// Bins per axis (None: round(n_ref^(1/4))).
-    pub bins: Option<usize>,
+crate::config! {
+    /// `STvd(bins: None)`: 2-D sample-space histogram total variation; `bins` per axis defaults to
+    /// round(n_ref^(1/4)), so that the number of cells is about sqrt(n_ref).
+    pub struct STvd {
+        /// Bins per axis (None: round(n_ref^(1/4))).
+        bins: Option<usize> = Default::default(),
+    }
 }
 
 impl Metric for STvd {
@@ -107,14 +106,14 @@ impl Metric for STvd {
     }
 }
 
-/// `DTvd(bins: None)`: total variation between histograms of all interparticle distances
-/// |x_i - x_j|, i < j, of samples and reference (particle targets); `bins` defaults to
-/// floor(sqrt(n_ref)) with n_ref the number of reference configurations.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DTvd {
-    /// Number of bins over the reference's distance range (None: floor(sqrt(n_ref))).
-    pub bins: Option<usize>,
+crate::config! {
+    /// `DTvd(bins: None)`: total variation between histograms of all interparticle distances
+    /// |x_i - x_j|, i < j, of samples and reference (particle targets); `bins` defaults to
+    /// floor(sqrt(n_ref)) with n_ref the number of reference configurations.
+    pub struct DTvd {
+        /// Number of bins over the reference's distance range (None: floor(sqrt(n_ref))).
+        bins: Option<usize> = Default::default(),
+    }
 }
 
 impl Metric for DTvd {
@@ -145,14 +144,14 @@ impl Metric for DTvd {
     }
 }
 
-/// `ModeCoverage(min_share: None)`: covered components, occupancy TVD, the worst component's
-/// occupancy over its weight, and the share between modes (mixture targets). A component is
-/// covered when it holds at least `min_share` of the samples (None: 1/(4K)).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModeCoverage {
-    /// Minimum share of samples for a component to count as covered (None: 1/(4K)).
-    pub min_share: Option<f64>,
+crate::config! {
+    /// `ModeCoverage(min_share: None)`: covered components, occupancy TVD, the worst component's
+    /// occupancy over its weight, and the share between modes (mixture targets). A component is
+    /// covered when it holds at least `min_share` of the samples (None: 1/(4K)).
+    pub struct ModeCoverage {
+        /// Minimum share of samples for a component to count as covered (None: 1/(4K)).
+        min_share: Option<f64> = Default::default(),
+    }
 }
 
 impl Metric for ModeCoverage {
@@ -194,41 +193,35 @@ crate::register!(
     Metric,
     "W1",
     W1,
-    "exact 1-Wasserstein distance (Euclidean cost, optimal assignment), data units",
-    "// No fields. Equal sample and reference counts (the larger set is truncated).\nW1()"
+    "exact 1-Wasserstein distance (Euclidean cost, optimal assignment), data units"
 );
 crate::register!(
     Metric,
     "W2",
     W2,
-    "exact 2-Wasserstein distance: sqrt(mean squared cost of the optimal assignment), data units",
-    "// No fields. Equal sample and reference counts (the larger set is truncated).\nW2()"
+    "exact 2-Wasserstein distance: sqrt(mean squared cost of the optimal assignment), data units"
 );
 crate::register!(
     Metric,
     "ETvd",
     ETvd,
-    "total variation between energy histograms (edges from the reference, plus under/overflow bins)",
-    "ETvd(\n    // Number of bins over the reference's energy range; None = floor(sqrt(n_ref)).\n    bins: None,\n)"
+    "total variation between energy histograms (edges from the reference, plus under/overflow bins)"
 );
 crate::register!(
     Metric,
     "STvd",
     STvd,
-    "total variation between 2-D sample-space histograms (2-D targets)",
-    "STvd(\n    // Bins per axis over the reference's range; None = round(n_ref^(1/4)) (about sqrt(n_ref) cells).\n    bins: None,\n)"
+    "total variation between 2-D sample-space histograms (2-D targets)"
 );
 crate::register!(
     Metric,
     "DTvd",
     DTvd,
-    "total variation between histograms of all interparticle distances (particle targets)",
-    "DTvd(\n    // Bins over the reference's distance range; None = floor(sqrt(n_ref configurations)).\n    bins: None,\n)"
+    "total variation between histograms of all interparticle distances (particle targets)"
 );
 crate::register!(
     Metric,
     "ModeCoverage",
     ModeCoverage,
-    "share of mixture components holding >= min_share of the samples, and occupancy TVD to the weights",
-    "ModeCoverage(\n    // A component is covered when it holds at least this share of samples; None = 1/(4K).\n    min_share: None,\n)"
+    "share of mixture components holding >= min_share of the samples, and occupancy TVD to the weights"
 );

@@ -13,27 +13,16 @@ use nsamp_core::numerics::sde::ReverseSde;
 use nsamp_core::rand::Rng as _;
 use nsamp_core::score_sampler::ScoreSdeSampler;
 use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
-use serde::{Deserialize, Serialize};
 
-/// `ExactDsm(...)` config: it is also the objective's constructor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExactDsmConfig {
-    /// Noise scale at t = 0 (sampler units).
-    pub sigma_min: f64,
-    /// Noise scale at t = 1 (sampler units).
-    pub sigma_max: f64,
-    /// Reverse-SDE steps for sampling.
-    pub sde_steps: usize,
-}
-
-impl Default for ExactDsmConfig {
-    fn default() -> Self {
-        ExactDsmConfig {
-            sigma_min: 1e-3,
-            sigma_max: 1.0,
-            sde_steps: 200,
-        }
+nsamp_core::config! {
+    /// `ExactDsm(...)` config: it is also the objective's constructor.
+    pub struct ExactDsmConfig {
+        /// Noise scale at t = 0 (sampler units).
+        sigma_min: f64 = 1e-3,
+        /// Noise scale at t = 1 (sampler units).
+        sigma_max: f64 = 1.0,
+        /// Reverse-SDE steps for sampling.
+        sde_steps: usize = 200,
     }
 }
 
@@ -134,12 +123,5 @@ nsamp_core::register!(
     Objective,
     "ExactDsm",
     ExactDsmConfig,
-    "example plugin: denoising score matching on exact target samples (oracle baseline)",
-    r#"ExactDsm(
-    // Geometric VE schedule (sampler units).
-    sigma_min: 1e-3,
-    sigma_max: 1.0,
-    // Reverse-SDE steps for sampling.
-    sde_steps: 200,
-)"#
+    "example plugin: denoising score matching on exact target samples (oracle baseline)"
 );

@@ -15,7 +15,6 @@ use nsamp_core::numerics::lse::{ess_fraction, log_sum_exp_f64};
 use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::rand::Rng as _;
 use nsamp_core::{Corrected, Corrector, CorrectorConfig, CountedTarget, Samples};
-use serde::{Deserialize, Serialize};
 
 /// log w = -E(x) - log q(x) of the proposals (energies counted as correction cost).
 fn log_weights(
@@ -54,19 +53,13 @@ fn gather(samples: &Samples, idx: &[usize]) -> Samples {
     out
 }
 
-/// `Imh(thin: 1)`: independent Metropolis-Hastings over the sampler's proposals, keeping every
-/// `thin`-th state of one chain over `thin` x n proposals.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Imh {
-    /// Chain steps per returned state (>= 1): the chain runs over thin x n proposals. A mode the
-    /// flow under-weights by a factor r is entered about once per r / weight proposals.
-    pub thin: usize,
-}
-
-impl Default for Imh {
-    fn default() -> Self {
-        Imh { thin: 1 }
+nsamp_core::config! {
+    /// `Imh(thin: 1)`: independent Metropolis-Hastings over the sampler's proposals, keeping every
+    /// `thin`-th state of one chain over `thin` x n proposals.
+    pub struct Imh {
+        /// Chain steps per returned state (>= 1): the chain runs over thin x n proposals. A mode the
+        /// flow under-weights by a factor r is entered about once per r / weight proposals.
+        thin: usize = 1,
     }
 }
 
@@ -117,10 +110,10 @@ impl Corrector for Imh {
     }
 }
 
-/// `Snis()`: importance reweighting with systematic resampling.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Snis {}
+nsamp_core::config! {
+    /// `Snis()`: importance reweighting with systematic resampling.
+    pub struct Snis {}
+}
 
 impl Corrector for Snis {
     fn correct(
@@ -174,15 +167,13 @@ nsamp_core::register!(
     Corrector,
     "Imh",
     Imh,
-    "independent Metropolis-Hastings over a flow's proposals: acceptance, autocorrelation time, corrected samples",
-    "Imh(\n    // Chain steps per returned state: one chain over thin x n proposals, every thin-th state kept.\n    thin: 1,\n)"
+    "independent Metropolis-Hastings over a flow's proposals: acceptance, autocorrelation time, corrected samples"
 );
 nsamp_core::register!(
     Corrector,
     "Snis",
     Snis,
-    "self-normalised importance weights of a flow's proposals: ESS, log Z estimate, systematic resampling",
-    "// No fields.\nSnis()"
+    "self-normalised importance weights of a flow's proposals: ESS, log Z estimate, systematic resampling"
 );
 
 #[cfg(test)]

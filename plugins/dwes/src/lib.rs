@@ -8,42 +8,26 @@ use nsamp_core::numerics::mc_score::integrate_with_mc_score;
 use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::sampler::Progress;
 use nsamp_core::{CountedTarget, Sampler, SamplerConfig, Samples};
-use serde::{Deserialize, Serialize};
 
-/// `Dwes(...)` config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DwesConfig {
-    /// L, Monte Carlo samples of the score per point and step.
-    pub mc_samples: usize,
-    /// Noise scale at t = 0 (sampler units).
-    pub sigma_min: f64,
-    /// Noise scale at t = 1 (sampler units).
-    pub sigma_max: f64,
-    /// Clip of the estimated score (whole vector, or per particle).
-    pub score_clip: Option<f32>,
-    /// Euler-Maruyama steps.
-    pub sde_steps: usize,
-    /// Reverse-SDE noise scale c.
-    pub noise_scale: f64,
-    /// Samples integrated at once.
-    pub chunk: usize,
-    /// Sampler length unit (None: the target's natural scale).
-    pub scale: Option<f32>,
-}
-
-impl Default for DwesConfig {
-    fn default() -> Self {
-        DwesConfig {
-            mc_samples: 500,
-            sigma_min: 1e-5,
-            sigma_max: 1.0,
-            score_clip: Some(70.0),
-            sde_steps: 1000,
-            noise_scale: 1.0,
-            chunk: 1000,
-            scale: None,
-        }
+nsamp_core::config! {
+    /// `Dwes(...)` config.
+    pub struct DwesConfig {
+        /// L, Monte Carlo samples of the score per point and step.
+        mc_samples: usize = 500,
+        /// Noise scale at t = 0 (sampler units).
+        sigma_min: f64 = 1e-5,
+        /// Noise scale at t = 1 (sampler units).
+        sigma_max: f64 = 1.0,
+        /// Clip of the estimated score (whole vector, or per particle).
+        score_clip: Option<f32> = Some(70.0),
+        /// Euler-Maruyama steps.
+        sde_steps: usize = 1000,
+        /// Reverse-SDE noise scale c.
+        noise_scale: f64 = 1.0,
+        /// Samples integrated at once.
+        chunk: usize = 1000,
+        /// Sampler length unit (None: the target's natural scale).
+        scale: Option<f32> = None,
     }
 }
 
@@ -111,21 +95,5 @@ nsamp_core::register!(
     Sampler,
     "Dwes",
     DwesConfig,
-    "direct sampling with estimated scores: reverse SDE driven by the Monte Carlo score, no network (IW-SM app. H)",
-    r#"Dwes(
-    // L, Monte Carlo samples of the score per point and step (the paper: 500, 1000, 2000).
-    mc_samples: 500,
-    // Geometric VE schedule, sampler units.
-    sigma_min: 1e-5,
-    sigma_max: 1.0,
-    // Clip of the estimated score (whole vector; per particle for particle targets).
-    score_clip: Some(70.0),
-    // Euler-Maruyama steps and noise scale c.
-    sde_steps: 1000,
-    noise_scale: 1.0,
-    // Samples integrated at once.
-    chunk: 1000,
-    // Sampler length unit; None = the target's natural scale.
-    scale: None,
-)"#
+    "direct sampling with estimated scores: reverse SDE driven by the Monte Carlo score, no network (IW-SM app. H)"
 );

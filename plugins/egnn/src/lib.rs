@@ -15,27 +15,16 @@
 use nsamp_core::candle::{DType, Module, Tensor, D};
 use nsamp_core::candle_nn::{self, linear, Init, Linear, VarBuilder};
 use nsamp_core::{Model, ModelConfig, ModelShape, ScoreModel};
-use serde::{Deserialize, Serialize};
 
-/// `Egnn(...)` config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EgnnConfig {
-    /// Number of layers L.
-    pub layers: usize,
-    /// Hidden width H.
-    pub hidden: usize,
-    /// Total coordinate-update scale (15 / L per layer).
-    pub coord_scale: f64,
-}
-
-impl Default for EgnnConfig {
-    fn default() -> Self {
-        EgnnConfig {
-            layers: 3,
-            hidden: 128,
-            coord_scale: 15.0,
-        }
+nsamp_core::config! {
+    /// `Egnn(...)` config.
+    pub struct EgnnConfig {
+        /// Number of layers L.
+        layers: usize = 3,
+        /// Hidden width H.
+        hidden: usize = 128,
+        /// Total coordinate-update scale (15 / L per layer).
+        coord_scale: f64 = 15.0,
     }
 }
 
@@ -199,13 +188,5 @@ nsamp_core::register!(
     Model,
     "Egnn",
     EgnnConfig,
-    "E(n)-equivariant score network for particle systems (DEM / IW-SM: 3 layers DW-4, 5 layers LJ)",
-    r#"Egnn(
-    // Number of message-passing layers L.
-    layers: 3,
-    // Hidden width H (115,841 parameters a layer at 128).
-    hidden: 128,
-    // Total coordinate-update scale: each layer moves x by tanh(phi) * coord_scale / L.
-    coord_scale: 15.0,
-)"#
+    "E(n)-equivariant score network for particle systems (DEM / IW-SM: 3 layers DW-4, 5 layers LJ)"
 );

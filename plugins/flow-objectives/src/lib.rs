@@ -23,7 +23,6 @@ use nsamp_core::{
     Context, CountedTarget, FlowModel, Model, Objective, ObjectiveConfig, Sampler, Samples,
     StepLoss,
 };
-use serde::{Deserialize, Serialize};
 
 /// `k` row indices drawn uniformly with replacement from `n`.
 fn pick_rows(rng: &mut nsamp_core::numerics::rng::Rng, n: usize, k: usize) -> Vec<usize> {
@@ -43,69 +42,50 @@ pub struct FlowLoss {
     pub ensemble: Option<Ensemble>,
 }
 
-/// `Rkl()`: reverse KL only (no target samples).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RklConfig {}
-
-/// `Fkl(ensemble: ...)`: forward KL on a training ensemble.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FklConfig {
-    /// The training ensemble.
-    pub ensemble: Ensemble,
+nsamp_core::config! {
+    /// `Rkl()`: reverse KL only (no target samples).
+    pub struct RklConfig {}
 }
 
-/// `Sm(ensemble: ...)`: score matching on a training ensemble.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmConfig {
-    /// The training ensemble.
-    pub ensemble: Ensemble,
+nsamp_core::config! {
+    /// `Fkl(ensemble: ...)`: forward KL on a training ensemble.
+    pub struct FklConfig {
+        /// Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws
+        /// it with the reference MCMC (its energy evaluations count as training cost); Exact(n)
+        /// for mixtures; File("set.npy") loads one.
+        ensemble: Ensemble = default_ensemble(),
+    }
 }
 
-/// `ScoreNf(rkl: 1.0, sm: 1.0, fkl: 0.0, ensemble: ...)`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ScoreNfConfig {
-    /// Weight of the reverse KL.
-    pub rkl: f64,
-    /// Weight lambda of score matching.
-    pub sm: f64,
-    /// Weight of the forward KL (0 in the paper's ScoreNF).
-    pub fkl: f64,
-    /// The training ensemble.
-    pub ensemble: Ensemble,
+nsamp_core::config! {
+    /// `Sm(ensemble: ...)`: score matching on a training ensemble.
+    pub struct SmConfig {
+        /// Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws
+        /// it with the reference MCMC (its energy evaluations count as training cost); Exact(n)
+        /// for mixtures; File("set.npy") loads one.
+        ensemble: Ensemble = default_ensemble(),
+    }
+}
+
+nsamp_core::config! {
+    /// `ScoreNf(rkl: 1.0, sm: 1.0, fkl: 0.0, ensemble: ...)`.
+    pub struct ScoreNfConfig {
+        /// Weight of the reverse KL.
+        rkl: f64 = 1.0,
+        /// Weight lambda of score matching.
+        sm: f64 = 1.0,
+        /// Weight of the forward KL (the paper's ScoreNF: 0).
+        fkl: f64 = 0.0,
+        /// Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws
+        /// it with the reference MCMC (its energy evaluations count as training cost); Exact(n)
+        /// for mixtures; File("set.npy") loads one.
+        ensemble: Ensemble = default_ensemble(),
+    }
 }
 
 fn default_ensemble() -> Ensemble {
     Ensemble::Mcmc(McmcEnsemble::default())
 }
-impl Default for FklConfig {
-    fn default() -> Self {
-        FklConfig {
-            ensemble: default_ensemble(),
-        }
-    }
-}
-impl Default for SmConfig {
-    fn default() -> Self {
-        SmConfig {
-            ensemble: default_ensemble(),
-        }
-    }
-}
-impl Default for ScoreNfConfig {
-    fn default() -> Self {
-        ScoreNfConfig {
-            rkl: 1.0,
-            sm: 1.0,
-            fkl: 0.0,
-            ensemble: default_ensemble(),
-        }
-    }
-}
-
 macro_rules! objective_config {
     ($cfg:ty, |$c:ident| $loss:expr) => {
         impl ObjectiveConfig for $cfg {
@@ -336,46 +316,23 @@ nsamp_core::register!(
     Objective,
     "Rkl",
     RklConfig,
-    "reverse KL for flows: E_z[log q(T(z)) + E(T(z))] (no target samples; prone to mode collapse)",
-    "// No fields.\nRkl()"
+    "reverse KL for flows: E_z[log q(T(z)) + E(T(z))] (no target samples; prone to mode collapse)"
 );
 nsamp_core::register!(
     Objective,
     "Fkl",
     FklConfig,
-    "forward KL for flows: -E_{x~D} log q(x) on a training ensemble D",
-    r#"Fkl(
-    // Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws it
-    // with the reference MCMC (its energy evaluations count as training cost); Exact(n) for
-    // mixtures; File("set.npy") loads one.
-    ensemble: Mcmc(size: 1000, method: Mala, chains: 100, burn_in: 1000, pilot: 500),
-)"#
+    "forward KL for flows: -E_{x~D} log q(x) on a training ensemble D"
 );
 nsamp_core::register!(
     Objective,
     "Sm",
     SmConfig,
-    "score matching for flows: E_{x~D} |grad log q(x) + grad E(x)|^2 on a training ensemble D",
-    r#"Sm(
-    // Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws it
-    // with the reference MCMC (its energy evaluations count as training cost); Exact(n) for
-    // mixtures; File("set.npy") loads one.
-    ensemble: Mcmc(size: 1000, method: Mala, chains: 100, burn_in: 1000, pilot: 500),
-)"#
+    "score matching for flows: E_{x~D} |grad log q(x) + grad E(x)|^2 on a training ensemble D"
 );
 nsamp_core::register!(
     Objective,
     "ScoreNf",
     ScoreNfConfig,
-    "ScoreNF: rkl * RKL + sm * SM (+ fkl * FKL) for flows, SM on a small training ensemble",
-    r#"ScoreNf(
-    // Loss weights: rkl * RKL + sm * SM + fkl * FKL (the paper: fkl 0).
-    rkl: 1.0,
-    sm: 1.0,
-    fkl: 0.0,
-    // Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws it
-    // with the reference MCMC (its energy evaluations count as training cost); Exact(n) for
-    // mixtures; File("set.npy") loads one.
-    ensemble: Mcmc(size: 1000, method: Mala, chains: 100, burn_in: 1000, pilot: 500),
-)"#
+    "ScoreNF: rkl * RKL + sm * SM (+ fkl * FKL) for flows, SM on a small training ensemble"
 );

@@ -6,4 +6,4 @@ pub mod mixture;
 pub mod presets;
 
 pub use mixture::{Mixture, MixtureConfig};
-pub use presets::{Gmm120Config, Gmm40Config, Gmm80Config, MogConfig, GMM40_MEANS};
+pub use presets::{Gmm120Config, Gmm40Config, Gmm80Config, Mog4Config, Mog8Config, GMM40_MEANS};

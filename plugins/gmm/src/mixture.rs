@@ -6,7 +6,6 @@ use nsamp_core::rand::Rng as _;
 use nsamp_core::rand_distr::{Distribution, StandardNormal};
 use nsamp_core::target::MixtureView;
 use nsamp_core::{Target, TargetConfig};
-use serde::{Deserialize, Serialize};
 
 /// A normalised Gaussian mixture p(x) = sum_c w_c N(x; mu_c, diag sigma_c^2); E = -log p, Z = 1.
 #[derive(Debug, Clone)]
@@ -133,25 +132,18 @@ impl Target for Mixture {
     }
 }
 
-/// `Mixture(...)`: a general Gaussian mixture with diagonal covariances.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MixtureConfig {
-    /// Component means, one list per component (all of the same length: the dimension).
-    pub means: Vec<Vec<f32>>,
-    /// Standard deviations: one list per component (per-axis, or a single value for isotropic),
-    /// or a single list shared by all components.
-    pub stds: Vec<Vec<f32>>,
-    /// Component weights (normalised; None: equal).
-    #[serde(default)]
-    pub weights: Option<Vec<f32>>,
-    /// The sampler's length unit (samplers work in x / scale).
-    #[serde(default = "one")]
-    pub scale: f32,
-}
-
-fn one() -> f32 {
-    1.0
+nsamp_core::config! {
+    /// `Mixture(...)`: a general Gaussian mixture with diagonal covariances.
+    pub struct MixtureConfig {
+        /// One mean per component; all of the same length (the dimension).
+        means: Vec<Vec<f32>> = vec![vec![-2.0, 0.0], vec![2.0, 0.0]],
+        /// Per component: per-axis stds, or one value (isotropic). A single entry is shared by all.
+        stds: Vec<Vec<f32>> = vec![vec![0.5]],
+        /// Component weights, normalised; None = equal weights.
+        weights: Option<Vec<f32>> = None,
+        /// Length unit of the sampler (it works in x / scale); energies stay in data units.
+        scale: f32 = 1.0,
+    }
 }
 
 impl TargetConfig for MixtureConfig {
@@ -201,15 +193,5 @@ nsamp_core::register!(
     Target,
     "Mixture",
     MixtureConfig,
-    "general Gaussian mixture with diagonal covariances (exact density and sampler)",
-    r#"Mixture(
-    // One mean per component; all of the same length (the dimension).
-    means: [[-2.0, 0.0], [2.0, 0.0]],
-    // Per component: per-axis stds, or one value (isotropic). A single entry is shared by all.
-    stds: [[0.5]],
-    // Component weights, normalised; None = equal weights.
-    weights: None,
-    // Length unit of the sampler (it works in x / scale); energies stay in data units.
-    scale: 1.0,
-)"#
+    "general Gaussian mixture with diagonal covariances (exact density and sampler)"
 );

@@ -4,7 +4,6 @@ use crate::mixture::Mixture;
 use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::rand::Rng as _;
 use nsamp_core::{Target, TargetConfig};
-use serde::{Deserialize, Serialize};
 
 /// softplus(1) = ln(1 + e): the per-axis standard deviation of the GMM benchmarks.
 pub const SOFTPLUS_ONE: f32 = 1.313_261_7;
@@ -55,27 +54,16 @@ pub const GMM40_MEANS: [[f32; 2]; 40] = [
     [3.679700, -25.024214],
 ];
 
-fn softplus_one() -> f32 {
-    SOFTPLUS_ONE
-}
-
 fn iso(k: usize, std: f32) -> (Vec<f32>, Vec<f32>) {
     (vec![std; 2 * k], vec![1.0; k])
 }
 
-/// `Gmm40(std: 1.3132617)`: the standard 40-mode benchmark; equal weights, isotropic std;
-/// sampler unit 50 (normalised units x/50).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Gmm40Config {
-    /// Per-axis standard deviation of every component.
-    #[serde(default = "softplus_one")]
-    pub std: f32,
-}
-
-impl Default for Gmm40Config {
-    fn default() -> Self {
-        Gmm40Config { std: SOFTPLUS_ONE }
+nsamp_core::config! {
+    /// `Gmm40(std: 1.3132617)`: the standard 40-mode benchmark; equal weights, isotropic std;
+    /// sampler unit 50 (normalised units x/50).
+    pub struct Gmm40Config {
+        /// Per-axis standard deviation of every component (softplus(1)).
+        std: f32 = SOFTPLUS_ONE,
     }
 }
 
@@ -97,14 +85,13 @@ pub fn uniform_means(k: usize, half: f32) -> Vec<f32> {
 }
 
 macro_rules! uniform_preset {
-    ($cfg:ident, $name:literal, $k:expr, $half:expr, $scale:expr) => {
-        #[doc = concat!("`", $name, "(std: 1.3132617)`: ", stringify!($k), " equal-weight components, means uniform in [-", stringify!($half), ", ", stringify!($half), "]^2 (fixed seed); sampler unit ", stringify!($scale), ".")]
-        #[derive(Debug, Clone, Serialize, Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct $cfg {
-            /// Per-axis standard deviation of every component.
-            #[serde(default = "softplus_one")]
-            pub std: f32,
+    ($cfg:ident, $k:expr, $half:expr, $scale:expr) => {
+        nsamp_core::config! {
+            /// K equal-weight components with means uniform in [-half, half]^2 (fixed seed).
+            pub struct $cfg {
+                /// Per-axis standard deviation of every component (softplus(1)).
+                std: f32 = SOFTPLUS_ONE,
+            }
         }
         impl TargetConfig for $cfg {
             fn build(&self) -> anyhow::Result<Box<dyn Target>> {
@@ -118,105 +105,77 @@ macro_rules! uniform_preset {
         }
     };
 }
-uniform_preset!(Gmm80Config, "Gmm80", 80, 80.0, 100.0);
-uniform_preset!(Gmm120Config, "Gmm120", 120, 120.0, 150.0);
+uniform_preset!(Gmm80Config, 80, 80.0, 100.0);
+uniform_preset!(Gmm120Config, 120, 120.0, 150.0);
 
-fn default_radius() -> f32 {
-    5.0
-}
-fn default_mog_std() -> f32 {
-    0.5
-}
-
-/// `Mog4(radius: 5.0, std: 0.5)` / `Mog8(...)`: equal-weight isotropic components evenly spaced
-/// on a circle (component c at angle 2 pi c / K); sampler unit 1.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MogConfig {
-    /// Radius of the circle of means.
-    #[serde(default = "default_radius")]
-    pub radius: f32,
-    /// Per-axis standard deviation.
-    #[serde(default = "default_mog_std")]
-    pub std: f32,
-    #[serde(skip)]
-    components: usize,
+/// K equal-weight isotropic components evenly spaced on a circle of `radius` (component c at
+/// angle 2 pi c / K); sampler unit 1.
+fn ring(k: usize, radius: f32, std: f32) -> anyhow::Result<Box<dyn Target>> {
+    anyhow::ensure!(radius >= 0.0 && radius.is_finite(), "radius must be >= 0");
+    let means: Vec<f32> = (0..k)
+        .flat_map(|c| {
+            let a = 2.0 * std::f64::consts::PI * c as f64 / k as f64;
+            [
+                (radius as f64 * a.cos()) as f32,
+                (radius as f64 * a.sin()) as f32,
+            ]
+        })
+        .collect();
+    let (stds, w) = iso(k, std);
+    let b = radius + 4.0 * std;
+    Ok(Box::new(
+        Mixture::new(means, stds, w, 2, 1.0)?.with_bounds(((-b, b), (-b, b))),
+    ))
 }
 
-impl MogConfig {
-    fn ring(&self, k: usize) -> anyhow::Result<Box<dyn Target>> {
-        anyhow::ensure!(
-            self.radius >= 0.0 && self.radius.is_finite(),
-            "radius must be >= 0"
-        );
-        let means: Vec<f32> = (0..k)
-            .flat_map(|c| {
-                let a = 2.0 * std::f64::consts::PI * c as f64 / k as f64;
-                [
-                    (self.radius as f64 * a.cos()) as f32,
-                    (self.radius as f64 * a.sin()) as f32,
-                ]
-            })
-            .collect();
-        let (stds, w) = iso(k, self.std);
-        let b = self.radius + 4.0 * self.std;
-        Ok(Box::new(
-            Mixture::new(means, stds, w, 2, 1.0)?.with_bounds(((-b, b), (-b, b))),
-        ))
-    }
+macro_rules! ring_preset {
+    ($cfg:ident, $k:expr) => {
+        nsamp_core::config! {
+            /// Equal-weight isotropic components evenly on a circle (ScoreNF's MOG-K).
+            pub struct $cfg {
+                /// Radius of the circle of means.
+                radius: f32 = 5.0,
+                /// Per-axis standard deviation.
+                std: f32 = 0.5,
+            }
+        }
+        impl TargetConfig for $cfg {
+            fn build(&self) -> anyhow::Result<Box<dyn Target>> {
+                ring($k, self.radius, self.std)
+            }
+        }
+    };
 }
+ring_preset!(Mog4Config, 4);
+ring_preset!(Mog8Config, 8);
 
-impl TargetConfig for MogConfig {
-    fn build(&self) -> anyhow::Result<Box<dyn Target>> {
-        self.ring(self.components)
-    }
-}
-
-/// Parses a ring mixture's config and fixes its component count.
-fn mog_with(
-    d: &mut dyn nsamp_core::erased_serde::Deserializer,
-    k: usize,
-) -> Result<Box<dyn TargetConfig>, nsamp_core::erased_serde::Error> {
-    let mut c: MogConfig = nsamp_core::erased_serde::deserialize(d)?;
-    c.components = k;
-    Ok(Box::new(c))
-}
-
-nsamp_core::inventory::submit! {
-    nsamp_core::registry::Entry::<nsamp_core::registry::families::Target> {
-        name: "Mog4",
-        doc: "4 equal-weight isotropic Gaussians evenly on a circle (ScoreNF's MOG-4)",
-        example: "Mog4(\n    // Radius of the circle of means.\n    radius: 5.0,\n    // Per-axis standard deviation.\n    std: 0.5,\n)",
-        deserialize: |d| mog_with(d, 4),
-    }
-}
-nsamp_core::inventory::submit! {
-    nsamp_core::registry::Entry::<nsamp_core::registry::families::Target> {
-        name: "Mog8",
-        doc: "8 equal-weight isotropic Gaussians evenly on a circle (ScoreNF's MOG-8)",
-        example: "Mog8(\n    // Radius of the circle of means.\n    radius: 5.0,\n    // Per-axis standard deviation.\n    std: 0.5,\n)",
-        deserialize: |d| mog_with(d, 8),
-    }
-}
-
+nsamp_core::register!(
+    Target,
+    "Mog4",
+    Mog4Config,
+    "4 equal-weight isotropic Gaussians evenly on a circle (ScoreNF's MOG-4)"
+);
+nsamp_core::register!(
+    Target,
+    "Mog8",
+    Mog8Config,
+    "8 equal-weight isotropic Gaussians evenly on a circle (ScoreNF's MOG-8)"
+);
 nsamp_core::register!(
     Target,
     "Gmm40",
     Gmm40Config,
-    "the standard 40-mode 2-D benchmark (means in [-40, 40]^2, std softplus(1)); sampler unit 50",
-    "Gmm40(\n    // Per-axis standard deviation of every component (softplus(1)).\n    std: 1.3132617,\n)"
+    "the standard 40-mode 2-D benchmark (means in [-40, 40]^2, std softplus(1)); sampler unit 50"
 );
 nsamp_core::register!(
     Target,
     "Gmm80",
     Gmm80Config,
-    "80-mode 2-D mixture, means uniform in [-80, 80]^2 from a fixed seed; sampler unit 100",
-    "Gmm80(\n    // Per-axis standard deviation of every component (softplus(1)).\n    std: 1.3132617,\n)"
+    "80-mode 2-D mixture, means uniform in [-80, 80]^2 from a fixed seed; sampler unit 100"
 );
 nsamp_core::register!(
     Target,
     "Gmm120",
     Gmm120Config,
-    "120-mode 2-D mixture, means uniform in [-120, 120]^2 from a fixed seed; sampler unit 150",
-    "Gmm120(\n    // Per-axis standard deviation of every component (softplus(1)).\n    std: 1.3132617,\n)"
+    "120-mode 2-D mixture, means uniform in [-120, 120]^2 from a fixed seed; sampler unit 150"
 );

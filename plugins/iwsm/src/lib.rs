@@ -35,65 +35,41 @@ pub enum Weighting {
     Uniform,
 }
 
-/// `IwSm(...)`: the fields of `Idem(...)` plus J, the normalisation set and the weighting.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IwSmConfig {
-    /// J, noisy copies per buffer sample (the SNIS quantity: 2, 5 or 10).
-    pub snis: usize,
-    /// Normalisation set of the weights.
-    pub normalisation: Normalisation,
-    /// Snis or Uniform.
-    pub weighting: Weighting,
-    /// Noise scale at t = 0 (sampler units).
-    pub sigma_min: f64,
-    /// Noise scale at t = 1 (sampler units).
-    pub sigma_max: f64,
-    /// K, Monte Carlo samples of the target score.
-    pub mc_samples: usize,
-    /// Clip of the target score (whole vector, or per particle).
-    pub score_clip: Option<f32>,
-    /// Regression weight lambda(t).
-    pub lambda: Lambda,
-    /// Replay buffer capacity.
-    pub buffer: usize,
-    /// Initial buffer size.
-    pub initial_buffer: usize,
-    /// How the initial buffer is filled.
-    pub init: BufferInit,
-    /// Refill the buffer every this many steps.
-    pub refill_every: u64,
-    /// Samples generated per refill.
-    pub refill_samples: usize,
-    /// Reverse-SDE steps.
-    pub sde_steps: usize,
-    /// Reverse-SDE noise scale c.
-    pub noise_scale: f64,
-    /// Sampler length unit (None: the target's natural scale).
-    pub scale: Option<f32>,
-}
-
-impl Default for IwSmConfig {
-    fn default() -> Self {
-        let d = DiffusionSettings::default();
-        IwSmConfig {
-            snis: 5,
-            normalisation: Normalisation::PerSample,
-            weighting: Weighting::Snis,
-            sigma_min: d.sigma_min,
-            sigma_max: d.sigma_max,
-            mc_samples: d.mc_samples,
-            score_clip: d.score_clip,
-            lambda: d.lambda,
-            buffer: d.buffer,
-            initial_buffer: d.initial_buffer,
-            init: d.init,
-            refill_every: d.refill_every,
-            refill_samples: d.refill_samples,
-            sde_steps: d.sde_steps,
-            noise_scale: d.noise_scale,
-            scale: d.scale,
-        }
+nsamp_core::config! {
+    /// `IwSm(...)`: the fields of `Idem(...)` plus J, the normalisation set and the weighting.
+    pub struct IwSmConfig {
+        /// J, noisy copies per buffer sample (the SNIS quantity: 2, 5 or 10).
+        snis: usize = 5,
+        /// Normalisation set of the weights.
+        normalisation: Normalisation = Normalisation::PerSample,
+        /// Snis or Uniform.
+        weighting: Weighting = Weighting::Snis,
+        /// Noise scale at t = 0 (sampler units).
+        sigma_min: f64 = DiffusionSettings::default().sigma_min,
+        /// Noise scale at t = 1 (sampler units).
+        sigma_max: f64 = DiffusionSettings::default().sigma_max,
+        /// K, Monte Carlo samples of the target score.
+        mc_samples: usize = DiffusionSettings::default().mc_samples,
+        /// Clip of the target score (whole vector, or per particle).
+        score_clip: Option<f32> = DiffusionSettings::default().score_clip,
+        /// Regression weight lambda(t).
+        lambda: Lambda = DiffusionSettings::default().lambda,
+        /// Replay buffer capacity.
+        buffer: usize = DiffusionSettings::default().buffer,
+        /// Initial buffer size.
+        initial_buffer: usize = DiffusionSettings::default().initial_buffer,
+        /// How the initial buffer is filled.
+        init: BufferInit = DiffusionSettings::default().init,
+        /// Refill the buffer every this many steps.
+        refill_every: u64 = DiffusionSettings::default().refill_every,
+        /// Samples generated per refill.
+        refill_samples: usize = DiffusionSettings::default().refill_samples,
+        /// Reverse-SDE steps.
+        sde_steps: usize = DiffusionSettings::default().sde_steps,
+        /// Reverse-SDE noise scale c.
+        noise_scale: f64 = DiffusionSettings::default().noise_scale,
+        /// Sampler length unit (None: the target's natural scale).
+        scale: Option<f32> = DiffusionSettings::default().scale,
     }
 }
 
@@ -219,27 +195,5 @@ nsamp_core::register!(
     Objective,
     "IwSm",
     IwSmConfig,
-    "Importance Weighted Score Matching: iDEM's loss reweighted by SNIS weights p_hat / q_hat over J noisy copies",
-    r#"IwSm(
-    // J, noisy copies per buffer sample (the SNIS quantity; 1 = iDEM).
-    snis: 5,
-    // Normalisation set of the weights: PerSample (over the J copies) or WholeBatch (over all B J).
-    normalisation: PerSample,
-    // Snis (importance weights) or Uniform (1/J each: the "W/O IW" ablation).
-    weighting: Snis,
-    // The remaining fields are those of Idem: schedule, K, clip, lambda, buffer, outer loop, SDE.
-    sigma_min: 1e-5,
-    sigma_max: 1.0,
-    mc_samples: 500,
-    score_clip: Some(70.0),
-    lambda: Variance(1e-3),
-    buffer: 10000,
-    initial_buffer: 1024,
-    init: McScoreSde(steps: 1000),
-    refill_every: 100,
-    refill_samples: 1000,
-    sde_steps: 1000,
-    noise_scale: 1.0,
-    scale: None,
-)"#
+    "Importance Weighted Score Matching: iDEM's loss reweighted by SNIS weights p_hat / q_hat over J noisy copies"
 );

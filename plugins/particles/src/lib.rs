@@ -19,7 +19,6 @@ use nsamp_core::rayon::prelude::*;
 use nsamp_core::target::Particles;
 use nsamp_core::{Device, Target, TargetConfig};
 pub use pair::{DoubleWellPair, LjPair, PairPotential};
-use serde::{Deserialize, Serialize};
 
 /// Configurations per parallel chunk.
 const CHUNK: usize = 32;
@@ -165,44 +164,30 @@ impl<P: PairPotential> Target for PairSystem<P> {
     }
 }
 
-/// `LennardJones(n: 13, dim: 3, ...)` config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LennardJonesConfig {
-    /// Number of particles.
-    pub n: usize,
-    /// Spatial dimension.
-    pub dim: usize,
-    /// Well depth eps.
-    #[serde(default = "one")]
-    pub eps: f32,
-    /// Distance of the minimum rm.
-    #[serde(default = "one")]
-    pub rm: f32,
-    /// Spring constant of the harmonic restraint to the centre of mass.
-    #[serde(default = "one")]
-    pub harmonic: f32,
-    /// Softening: r = sqrt(d^2 + softening).
-    #[serde(default = "softening")]
-    pub softening: f32,
-}
-
-fn one() -> f32 {
-    1.0
-}
-fn softening() -> f32 {
-    1e-6
+nsamp_core::config! {
+    /// `LennardJones(n: 13, dim: 3, ...)`: 2 sum_{i<j} eps[(rm/r)^12 - 2 (rm/r)^6]
+    /// + (k/2) sum_i |x_i - x_mean|^2 with r = sqrt(d^2 + softening). The default is LJ-13.
+    pub struct LennardJonesConfig {
+        /// Number of particles.
+        n: usize = 13,
+        /// Spatial dimension.
+        dim: usize = 3,
+        /// Well depth eps.
+        eps: f32 = 1.0,
+        /// Distance of the minimum rm.
+        rm: f32 = 1.0,
+        /// Spring constant k of the restraint (k/2) sum_i |x_i - x_mean|^2.
+        harmonic: f32 = 1.0,
+        /// Softening: r = sqrt(|x_i - x_j|^2 + softening).
+        softening: f32 = 1e-6,
+    }
 }
 
 impl LennardJonesConfig {
     fn preset(n: usize) -> Self {
         LennardJonesConfig {
             n,
-            dim: 3,
-            eps: 1.0,
-            rm: 1.0,
-            harmonic: 1.0,
-            softening: 1e-6,
+            ..Default::default()
         }
     }
 }
@@ -253,36 +238,23 @@ impl TargetConfig for LennardJonesConfig {
     }
 }
 
-/// `DoubleWell(n: 4, dim: 2, ...)` config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DoubleWellConfig {
-    /// Number of particles.
-    pub n: usize,
-    /// Spatial dimension.
-    pub dim: usize,
-    /// Linear coefficient a.
-    #[serde(default)]
-    pub a: f32,
-    /// Quadratic coefficient b.
-    #[serde(default = "dw_b")]
-    pub b: f32,
-    /// Quartic coefficient c.
-    #[serde(default = "dw_c")]
-    pub c: f32,
-    /// Offset d0.
-    #[serde(default = "dw_d0")]
-    pub d0: f32,
-}
-
-fn dw_b() -> f32 {
-    -4.0
-}
-fn dw_c() -> f32 {
-    0.9
-}
-fn dw_d0() -> f32 {
-    4.0
+nsamp_core::config! {
+    /// `DoubleWell(n: 4, dim: 2, ...)`: pair energy a u + b u^2 + c u^4 with u = |x_i - x_j| - d0.
+    /// The default is DW-4.
+    pub struct DoubleWellConfig {
+        /// Number of particles.
+        n: usize = 4,
+        /// Spatial dimension.
+        dim: usize = 2,
+        /// Linear coefficient a.
+        a: f32 = 0.0,
+        /// Quadratic coefficient b.
+        b: f32 = -4.0,
+        /// Quartic coefficient c.
+        c: f32 = 0.9,
+        /// Offset d0.
+        d0: f32 = 4.0,
+    }
 }
 
 impl TargetConfig for DoubleWellConfig {
@@ -301,86 +273,64 @@ impl TargetConfig for DoubleWellConfig {
     }
 }
 
-/// `Dw4()` / `Lj13()` / `Lj55()`: the benchmark systems (no fields).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PresetConfig {
-    #[serde(skip)]
-    which: Preset,
+nsamp_core::config! {
+    /// `Dw4()`: DW-4, 4 particles in 2-D in the double-well pair potential.
+    pub struct Dw4Config {}
+}
+nsamp_core::config! {
+    /// `Lj13()`: the 13-particle Lennard-Jones cluster in 3-D.
+    pub struct Lj13Config {}
+}
+nsamp_core::config! {
+    /// `Lj55()`: the 55-particle Lennard-Jones cluster in 3-D.
+    pub struct Lj55Config {}
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-enum Preset {
-    #[default]
-    Dw4,
-    Lj13,
-    Lj55,
-}
-
-impl TargetConfig for PresetConfig {
+impl TargetConfig for Dw4Config {
     fn build(&self) -> anyhow::Result<Box<dyn Target>> {
-        match self.which {
-            Preset::Dw4 => DoubleWellConfig {
-                n: 4,
-                dim: 2,
-                a: 0.0,
-                b: -4.0,
-                c: 0.9,
-                d0: 4.0,
-            }
-            .build(),
-            Preset::Lj13 => LennardJonesConfig::preset(13).build(),
-            Preset::Lj55 => LennardJonesConfig::preset(55).build(),
-        }
+        DoubleWellConfig::default().build()
     }
     fn build_on(&self, device: Device) -> anyhow::Result<Box<dyn Target>> {
-        match (self.which, device) {
-            (_, Device::Cpu) => self.build(),
-            (Preset::Lj13, d) => LennardJonesConfig::preset(13).build_on(d),
-            (Preset::Lj55, d) => LennardJonesConfig::preset(55).build_on(d),
-            (Preset::Dw4, Device::Cuda(_)) => {
-                anyhow::bail!(
-                    "Dw4 has no CUDA kernels (the Lennard-Jones targets have): use `device: Cpu`"
-                )
-            }
+        match device {
+            Device::Cpu => self.build(),
+            Device::Cuda(_) => anyhow::bail!(
+                "Dw4 has no CUDA kernels (the Lennard-Jones targets have): use `device: Cpu`"
+            ),
         }
     }
 }
 
-fn preset(
-    d: &mut dyn nsamp_core::erased_serde::Deserializer,
-    which: Preset,
-) -> Result<Box<dyn TargetConfig>, nsamp_core::erased_serde::Error> {
-    let mut c: PresetConfig = nsamp_core::erased_serde::deserialize(d)?;
-    c.which = which;
-    Ok(Box::new(c))
-}
-
-macro_rules! submit_preset {
-    ($name:literal, $which:expr, $doc:literal) => {
-        nsamp_core::inventory::submit! {
-            nsamp_core::registry::Entry::<nsamp_core::registry::families::Target> {
-                name: $name,
-                doc: $doc,
-                example: concat!("// No fields.\n", $name, "()"),
-                deserialize: |d| preset(d, $which),
+macro_rules! lj_preset {
+    ($cfg:ident, $n:expr) => {
+        impl TargetConfig for $cfg {
+            fn build(&self) -> anyhow::Result<Box<dyn Target>> {
+                LennardJonesConfig::preset($n).build()
+            }
+            fn build_on(&self, device: Device) -> anyhow::Result<Box<dyn Target>> {
+                LennardJonesConfig::preset($n).build_on(device)
             }
         }
     };
 }
-submit_preset!(
+lj_preset!(Lj13Config, 13);
+lj_preset!(Lj55Config, 55);
+
+nsamp_core::register!(
+    Target,
     "Dw4",
-    Preset::Dw4,
+    Dw4Config,
     "4 particles in 2-D in the double-well pair potential (a = 0, b = -4, c = 0.9, d0 = 4)"
 );
-submit_preset!(
+nsamp_core::register!(
+    Target,
     "Lj13",
-    Preset::Lj13,
+    Lj13Config,
     "13-particle Lennard-Jones cluster in 3-D (pair term x2, harmonic 0.5, r^2 softened by 1e-6)"
 );
-submit_preset!(
+nsamp_core::register!(
+    Target,
     "Lj55",
-    Preset::Lj55,
+    Lj55Config,
     "55-particle Lennard-Jones cluster in 3-D (the LJ-13 conventions)"
 );
 
@@ -388,35 +338,13 @@ nsamp_core::register!(
     Target,
     "LennardJones",
     LennardJonesConfig,
-    "n Lennard-Jones particles: 2 sum_{i<j} eps[(rm/r)^12 - 2(rm/r)^6] + (k/2) sum |x_i - mean|^2",
-    r#"LennardJones(
-    // Number of particles and spatial dimension.
-    n: 13,
-    dim: 3,
-    // Well depth and distance of the minimum.
-    eps: 1.0,
-    rm: 1.0,
-    // Spring constant k of the restraint (k/2) sum_i |x_i - x_mean|^2.
-    harmonic: 1.0,
-    // r = sqrt(|x_i - x_j|^2 + softening).
-    softening: 1e-6,
-)"#
+    "n Lennard-Jones particles: 2 sum_{i<j} eps[(rm/r)^12 - 2(rm/r)^6] + (k/2) sum |x_i - mean|^2"
 );
 nsamp_core::register!(
     Target,
     "DoubleWell",
     DoubleWellConfig,
-    "n particles in the double-well pair potential a u + b u^2 + c u^4, u = |x_i - x_j| - d0",
-    r#"DoubleWell(
-    // Number of particles and spatial dimension.
-    n: 4,
-    dim: 2,
-    // Pair energy a u + b u^2 + c u^4 with u = |x_i - x_j| - d0.
-    a: 0.0,
-    b: -4.0,
-    c: 0.9,
-    d0: 4.0,
-)"#
+    "n particles in the double-well pair potential a u + b u^2 + c u^4, u = |x_i - x_j| - d0"
 );
 
 #[cfg(test)]

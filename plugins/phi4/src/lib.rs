@@ -14,7 +14,6 @@ pub mod observables;
 
 use nsamp_core::rayon::prelude::*;
 use nsamp_core::{Target, TargetConfig};
-use serde::{Deserialize, Serialize};
 
 /// The phi^4 action on an L x L periodic lattice.
 #[derive(Debug, Clone)]
@@ -108,25 +107,15 @@ impl Target for Phi4 {
     }
 }
 
-/// `Phi4(l: 8, m2: -4.0, lambda: 8.0)` config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Phi4Config {
-    /// Lattice side L (V = L^2 sites).
-    pub l: usize,
-    /// Bare mass squared m2.
-    pub m2: f32,
-    /// Quartic coupling lambda.
-    pub lambda: f32,
-}
-
-impl Default for Phi4Config {
-    fn default() -> Self {
-        Phi4Config {
-            l: 8,
-            m2: -4.0,
-            lambda: 8.0,
-        }
+nsamp_core::config! {
+    /// `Phi4(l: 8, m2: -4.0, lambda: 8.0)` config.
+    pub struct Phi4Config {
+        /// Lattice side L (V = L^2 sites).
+        l: usize = 8,
+        /// Bare mass squared m2.
+        m2: f32 = -4.0,
+        /// Quartic coupling lambda.
+        lambda: f32 = 8.0,
     }
 }
 
@@ -140,13 +129,5 @@ nsamp_core::register!(
     Target,
     "Phi4",
     Phi4Config,
-    "phi^4 lattice field theory on an L x L periodic lattice: S = sum_x [sum_mu phi_x (2 phi_x - phi_{x+mu} - phi_{x-mu}) + m2 phi_x^2 + lambda phi_x^4]",
-    r#"Phi4(
-    // Lattice side L (dimension L^2).
-    l: 8,
-    // Bare mass squared and quartic coupling. lambda = 8: symmetric phase (chi_2 = 0.743);
-    // lambda = 4: effectively broken (two modes, chi_2 = 15.37).
-    m2: -4.0,
-    lambda: 8.0,
-)"#
+    "phi^4 lattice field theory on an L x L periodic lattice: S = sum_x [sum_mu phi_x (2 phi_x - phi_{x+mu} - phi_{x-mu}) + m2 phi_x^2 + lambda phi_x^4]"
 );

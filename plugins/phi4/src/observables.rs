@@ -12,7 +12,6 @@
 
 use nsamp_core::metric::{Metric, MetricConfig, MetricInput};
 use nsamp_core::Target;
-use serde::{Deserialize, Serialize};
 
 /// Observables of `n` configurations on an L x L lattice (row-major sites).
 #[derive(Debug, Clone, PartialEq)]
@@ -99,10 +98,10 @@ pub fn chi2_error(phi: &[f32], l: usize, blocks: usize) -> f64 {
         .sqrt()
 }
 
-/// `Phi4Observables()`: the observables of the samples and of the reference set.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Phi4Observables {}
+nsamp_core::config! {
+    /// `Phi4Observables()`: the observables of the samples and of the reference set.
+    pub struct Phi4Observables {}
+}
 
 impl Metric for Phi4Observables {
     fn check(&self, target: &dyn Target) -> anyhow::Result<()> {
@@ -147,6 +146,5 @@ nsamp_core::register!(
     Metric,
     "Phi4Observables",
     Phi4Observables,
-    "phi^4 observables of samples and reference: <|Mbar|>, chi_2 = V(<Mbar^2> - <Mbar>^2), share with Mbar > 0, action per site, G_c(1)",
-    "// No fields.\nPhi4Observables()"
+    "phi^4 observables of samples and reference: <|Mbar|>, chi_2 = V(<Mbar^2> - <Mbar>^2), share with Mbar > 0, action per site, G_c(1)"
 );

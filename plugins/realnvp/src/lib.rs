@@ -18,20 +18,20 @@ use nsamp_core::candle_nn::VarBuilder;
 use nsamp_core::{FlowModel, Model, ModelConfig, ModelShape};
 use serde::{Deserialize, Serialize};
 
-/// `RealNvp(...)` config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RealNvpConfig {
-    /// Number of coupling layers (masks alternate).
-    pub layers: usize,
-    /// Hidden width of each conditioner MLP.
-    pub hidden: usize,
-    /// Bound c of the log-scale s = c tanh(.).
-    pub scale_bound: f64,
-    /// Fixed output scale: x = scale * T(z) (the target's length unit).
-    pub scale: f64,
-    /// Conditioner networks: `Mlp`, or `Conv` (circular 3 x 3 convolutions; lattice targets).
-    pub conditioner: ConditionerKind,
+nsamp_core::config! {
+    /// `RealNvp(...)` config.
+    pub struct RealNvpConfig {
+        /// Number of coupling layers (masks alternate).
+        layers: usize = 8,
+        /// Hidden width of each conditioner MLP.
+        hidden: usize = 64,
+        /// Bound c of the log-scale s = c tanh(.).
+        scale_bound: f64 = 2.0,
+        /// Fixed output scale: x = scale * T(z) (the target's length unit).
+        scale: f64 = 1.0,
+        /// Conditioner networks: `Mlp`, or `Conv` (circular 3 x 3 convolutions; lattice targets).
+        conditioner: ConditionerKind = ConditionerKind::Mlp,
+    }
 }
 
 /// Which conditioner network the couplings use.
@@ -42,18 +42,6 @@ pub enum ConditionerKind {
     Mlp,
     /// Circular convolutions with `hidden` channels (lattice targets).
     Conv,
-}
-
-impl Default for RealNvpConfig {
-    fn default() -> Self {
-        RealNvpConfig {
-            layers: 8,
-            hidden: 64,
-            scale_bound: 2.0,
-            scale: 1.0,
-            conditioner: ConditionerKind::Mlp,
-        }
-    }
 }
 
 /// The flow.
@@ -187,18 +175,5 @@ nsamp_core::register!(
     Model,
     "RealNvp",
     RealNvpConfig,
-    "RealNVP flow: affine couplings (tanh-bounded scales, zero-initialised), checkerboard masks on lattices; exact log q and score",
-    r#"RealNvp(
-    // Coupling layers; masks alternate (checkerboard on lattices, index parity otherwise).
-    layers: 8,
-    // Hidden width H of each conditioner: MLP Linear(d, H) - tanh - Linear(H, H) - tanh - Linear(H, 2d),
-    // or channels of the Conv conditioner 1 - H - H - 2.
-    hidden: 64,
-    // Log-scales are c tanh(.): bounded.
-    scale_bound: 2.0,
-    // x = scale * T(z): the target's length unit.
-    scale: 1.0,
-    // Conditioners: Mlp, or Conv (circular 3 x 3 convolutions, `hidden` channels; lattices).
-    conditioner: Mlp,
-)"#
+    "RealNVP flow: affine couplings (tanh-bounded scales, zero-initialised), checkerboard masks on lattices; exact log q and score"
 );

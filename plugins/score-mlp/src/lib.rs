@@ -9,33 +9,20 @@
 use nsamp_core::candle::{Module, Tensor, D};
 use nsamp_core::candle_nn::{linear, Linear, VarBuilder};
 use nsamp_core::{Model, ModelConfig, ModelShape, ScoreModel};
-use serde::{Deserialize, Serialize};
 
-/// `ScoreMlp(...)` config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ScoreMlpConfig {
-    /// Hidden width H.
-    pub hidden: usize,
-    /// Number of residual blocks.
-    pub blocks: usize,
-    /// Embedding size E per coordinate (even).
-    pub embedding: usize,
-    /// Coordinates are multiplied by this before embedding.
-    pub x_scale: f64,
-    /// Time is multiplied by this before embedding.
-    pub t_scale: f64,
-}
-
-impl Default for ScoreMlpConfig {
-    fn default() -> Self {
-        ScoreMlpConfig {
-            hidden: 128,
-            blocks: 3,
-            embedding: 128,
-            x_scale: 25.0,
-            t_scale: 1.0,
-        }
+nsamp_core::config! {
+    /// `ScoreMlp(...)` config.
+    pub struct ScoreMlpConfig {
+        /// Hidden width H.
+        hidden: usize = 128,
+        /// Number of residual blocks.
+        blocks: usize = 3,
+        /// Embedding size E per coordinate (even).
+        embedding: usize = 128,
+        /// Coordinates are multiplied by this before embedding.
+        x_scale: f64 = 25.0,
+        /// Time is multiplied by this before embedding.
+        t_scale: f64 = 1.0,
     }
 }
 
@@ -137,17 +124,5 @@ nsamp_core::register!(
     Model,
     "ScoreMlp",
     ScoreMlpConfig,
-    "MLP score network with sinusoidal embeddings and residual GELU blocks (DEM / IW-SM, GMMs)",
-    r#"ScoreMlp(
-    // Hidden width H.
-    hidden: 128,
-    // Residual blocks h <- h + GELU(Linear(H, H) h).
-    blocks: 3,
-    // Sinusoidal embedding size per coordinate and for t (even).
-    embedding: 128,
-    // Coordinates (in sampler units) are multiplied by this before embedding.
-    x_scale: 25.0,
-    // Time is multiplied by this before embedding.
-    t_scale: 1.0,
-)"#
+    "MLP score network with sinusoidal embeddings and residual GELU blocks (DEM / IW-SM, GMMs)"
 );

@@ -1,7 +1,7 @@
 //! `nsamp list`: every registered component, its kind and its config fields.
 
 use nsamp_core::experiment::ensure_registry;
-use nsamp_core::registry::{self, Listing};
+use nsamp_core::registry;
 
 /// Prints the listing.
 pub fn command(full: bool) -> anyhow::Result<()> {
@@ -10,40 +10,23 @@ pub fn command(full: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Config field names of a component, read from its example.
-pub fn example_fields(example: &str) -> Vec<String> {
-    example
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("//"))
-        .filter_map(|l| l.split_once(':').map(|(k, _)| k.trim()))
-        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .map(str::to_string)
-        .collect()
-}
-
-/// The text of `nsamp list`.
+/// The text of `nsamp list`: per family, each component's name and doc, then its fields (or,
+/// with `full`, its commented RON example at the defaults).
 pub fn list_text(full: bool) -> String {
     let mut s = String::new();
     let mut last = "";
-    for Listing {
-        kind,
-        name,
-        doc,
-        example,
-    } in registry::list_all()
-    {
-        if kind != last {
-            s.push_str(&format!("\n{kind}s:\n"));
-            last = kind;
+    for l in registry::list_all() {
+        if l.kind != last {
+            s.push_str(&format!("\n{}s:\n", l.kind));
+            last = l.kind;
         }
-        s.push_str(&format!("  {name:<14} {doc}\n"));
+        s.push_str(&format!("  {:<14} {}\n", l.name, l.doc));
         if full {
-            for l in example.lines() {
-                s.push_str(&format!("      {l}\n"));
+            for line in l.example.lines() {
+                s.push_str(&format!("      {line}\n"));
             }
         } else {
-            let f = example_fields(example);
+            let f: Vec<&str> = l.fields.iter().map(|f| f.name).collect();
             let f = if f.is_empty() {
                 "(none)".into()
             } else {
