@@ -10,6 +10,7 @@ pub mod diffusion;
 pub mod error;
 pub mod eval;
 pub mod experiment;
+pub mod flow_sampler;
 pub mod io;
 pub mod mcmc;
 pub mod metric;

@@ -8,20 +8,19 @@
 //! - ScoreNF: rkl * RKL + sm * SM (+ fkl * FKL).
 //!
 //! Each step draws `batch` base points for RKL and `batch` ensemble rows for FKL/SM from the
-//! run's seeded streams. The trained sampler is the flow itself ([`FlowSampler`]), which also
+//! run's seeded streams. The trained sampler is the flow itself (core's `FlowSampler`), which also
 //! returns log q(x) for correctors (IMH, SNIS) and metrics (ESS).
 
 pub mod ensemble;
 
 use ensemble::{Ensemble, McmcEnsemble};
 use nsamp_core::candle::{Device, Tensor, D};
+use nsamp_core::flow_sampler::FlowSampler;
 use nsamp_core::numerics::lse::ess_fraction;
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::rand::Rng as _;
-use nsamp_core::sampler::Progress;
 use nsamp_core::{
-    Context, CountedTarget, FlowModel, Model, Objective, ObjectiveConfig, Sampler, Samples,
-    StepLoss,
+    Context, CountedTarget, FlowModel, Model, Objective, ObjectiveConfig, Sampler, StepLoss,
 };
 
 /// `k` row indices drawn uniformly with replacement from `n`.
@@ -159,6 +158,7 @@ fn flow(model: Option<&dyn Model>) -> anyhow::Result<&dyn FlowModel> {
 }
 
 /// Standard normals (n, d) from stream (purpose, index).
+/// n x d standard-normal base noise from the stream (`purpose`, `index`).
 fn base_noise(
     streams: &RngStreams,
     purpose: &str,
@@ -272,43 +272,6 @@ impl Objective for FlowObjective {
             device,
             chunk: 4096,
         }))
-    }
-}
-
-/// Samples of a flow with their log q(x): z ~ N(0, I) from the `flow-sample` stream, x = T(z).
-pub struct FlowSampler<'a> {
-    /// The flow.
-    pub flow: &'a dyn FlowModel,
-    /// Dimension.
-    pub dim: usize,
-    /// Device of the flow's tensors.
-    pub device: &'a Device,
-    /// Samples pushed through at once.
-    pub chunk: usize,
-}
-
-impl Sampler for FlowSampler<'_> {
-    fn sample(
-        &mut self,
-        n: usize,
-        streams: &RngStreams,
-        progress: Progress<'_>,
-    ) -> anyhow::Result<Samples> {
-        let d = self.dim;
-        let mut x = Vec::with_capacity(n * d);
-        let mut lq = Vec::with_capacity(n);
-        let chunks = n.div_ceil(self.chunk);
-        for c in 0..chunks {
-            let m = self.chunk.min(n - c * self.chunk);
-            let z = base_noise(streams, "flow-sample", c as u64, m, d, self.device)?;
-            let (xs, l) = self.flow.sample_with_log_prob(&z)?;
-            x.extend(xs.flatten_all()?.to_vec1::<f32>()?);
-            lq.extend(l.to_vec1::<f32>()?);
-            progress(c as u64 + 1, chunks as u64);
-        }
-        let mut s = Samples::new(x, d);
-        s.log_q = Some(lq);
-        Ok(s)
     }
 }
 
