@@ -67,15 +67,37 @@ fn every_registered_example_parses_and_documents_every_field() {
         let cfg = json[l.name]
             .as_object()
             .unwrap_or_else(|| panic!("{}: config is not a struct", l.name));
-        for key in cfg.keys() {
+        for path in field_paths(cfg, "") {
             assert!(
-                fields.contains(key),
-                "{} `{}`: example does not document field `{key}`",
+                fields.contains(&path),
+                "{} `{}`: example does not document field `{path}`",
                 l.kind,
                 l.name
             );
         }
     }
+}
+
+/// The dotted paths of a config's fields, nested structs included (`schedule.sigma_min`). A JSON
+/// object whose keys are snake_case is a nested struct; one keyed by a CamelCase name is an enum
+/// variant (`McScoreSde(steps: 1000)`), a value documented on its field's line.
+fn field_paths(obj: &serde_json::Map<String, serde_json::Value>, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, value) in obj {
+        let path = format!("{prefix}{key}");
+        match value.as_object() {
+            Some(inner)
+                if !inner.is_empty()
+                    && inner
+                        .keys()
+                        .all(|k| k.starts_with(|c: char| c.is_ascii_lowercase())) =>
+            {
+                out.extend(field_paths(inner, &format!("{path}.")))
+            }
+            _ => out.push(path),
+        }
+    }
+    out
 }
 
 #[test]
@@ -98,12 +120,14 @@ fn resolved_recipe_round_trips() {
     let o = r
         .with_overrides(&[
             "train.steps=7".into(),
-            "objective.mc_samples=9".into(),
+            "objective.mc.samples=9".into(),
             "seed=5".into(),
         ])
         .unwrap();
     assert_eq!((o.train.steps, o.seed), (7, 5));
-    assert!(o.to_ron().unwrap().contains("mc_samples: 9"));
+    let json = serde_json::to_value(&o).unwrap();
+    assert_eq!(json["objective"]["Idem"]["mc"]["samples"], 9);
+    assert!(o.to_ron().unwrap().contains("samples: 9"));
     // Unit enum variants by name, and a bad one named in the error.
     let f = Recipe::from_file(&root().join("recipes/flows/phi4_lambda8_rkl.ron")).unwrap();
     assert!(f.to_ron().unwrap().contains("conditioner: Conv"));

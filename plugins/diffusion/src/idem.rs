@@ -1,25 +1,47 @@
 //! Denoising Energy Matching (DEM; Akhound-Sadegh et al. 2024): iDEM with a replay buffer and
-//! pDEM with prior points. Registered as `Idem` and `Pdem`, which share [`DemConfig`].
+//! pDEM with prior points. Registered as `Idem` and `Pdem`, whose fields are
+//! [`DiffusionSettings`]; the registered name fixes where x_0 comes from.
 //!
 //! Per step (DESIGN.md, "Numerics every diffusion method shares"), in sampler units x / s:
 //! x_0 from the buffer (iDEM) or the prior N(0, h(1) I) (pDEM); t ~ U(0, 1);
 //! x_t = x_0 + sqrt(h(t)) eps; S_K(x_t, t) the clipped Monte Carlo score;
 //! loss = mean_i lambda(t_i) mean_d (s_theta(t_i, x_t^i) - S_K(x_t^i, t_i))^2.
-//! iDEM's outer loop: every `refill_every` steps, `refill_samples` reverse-SDE samples of the
-//! current network are pushed into a FIFO buffer of `buffer` rows. The machinery is
-//! `nsamp_core::diffusion`, shared with IW-SM.
+//! iDEM's outer loop: every `buffer.refill_every` steps, `buffer.refill_samples` reverse-SDE
+//! samples of the current network are pushed into a FIFO buffer of `buffer.size` rows.
 
-pub mod config;
-
-pub use config::DemConfig;
-pub use nsamp_core::diffusion::{BufferInit, DiffusionSettings, Lambda, X0Source};
-
+use crate::batch::{regression_loss, Batch};
+use crate::examples::settings_example;
+use crate::settings::DiffusionSettings;
+use crate::state::{DiffusionState, X0Source};
 use nsamp_core::candle::Device;
-use nsamp_core::diffusion::{regression_loss, Batch, DiffusionState};
+use nsamp_core::erased_serde;
 use nsamp_core::error::NsampError;
 use nsamp_core::numerics::buffer::ReplayBuffer;
 use nsamp_core::numerics::mc_score::McScore;
-use nsamp_core::{Context, CountedTarget, Model, Objective, Sampler, StepLoss};
+use nsamp_core::registry::{families, Entry};
+use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
+use serde::{Serialize, Serializer};
+
+/// iDEM / pDEM config: the recipe's fields, and the source of x_0 that the registered name fixes.
+#[derive(Debug, Clone, Default)]
+pub struct DemConfig {
+    /// The diffusion settings (the recipe's fields).
+    pub settings: DiffusionSettings,
+    /// Buffer (iDEM) or prior (pDEM).
+    pub source: X0Source,
+}
+
+impl Serialize for DemConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.settings.serialize(s)
+    }
+}
+
+impl ObjectiveConfig for DemConfig {
+    fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Objective>> {
+        Ok(Box::new(Dem::new(self.clone(), target)?))
+    }
+}
 
 /// The DEM objective's state.
 pub struct Dem {
@@ -114,5 +136,31 @@ impl Objective for Dem {
     ) -> anyhow::Result<Box<dyn Sampler + 'a>> {
         let model = model.ok_or_else(|| anyhow::anyhow!("DEM needs a model"))?;
         Ok(Box::new(self.state.sampler(model, device)?))
+    }
+}
+
+/// Parses the recipe's fields into a [`DemConfig`] with the given source of x_0.
+fn with_source(
+    d: &mut dyn erased_serde::Deserializer,
+    source: X0Source,
+) -> Result<Box<dyn ObjectiveConfig>, erased_serde::Error> {
+    let settings: DiffusionSettings = erased_serde::deserialize(d)?;
+    Ok(Box::new(DemConfig { settings, source }))
+}
+
+nsamp_core::inventory::submit! {
+    Entry::<families::Objective> {
+        name: "Idem",
+        doc: "iDEM: denoising energy matching on a replay buffer refilled from the reverse SDE",
+        example: concat!("Idem(", settings_example!(), "\n)"),
+        deserialize: |d| with_source(d, X0Source::Buffer),
+    }
+}
+nsamp_core::inventory::submit! {
+    Entry::<families::Objective> {
+        name: "Pdem",
+        doc: "pDEM: denoising energy matching with x_0 from the prior (the buffer fields are unused)",
+        example: concat!("Pdem(\n    // The same fields as Idem.", settings_example!(), "\n)"),
+        deserialize: |d| with_source(d, X0Source::Prior),
     }
 }

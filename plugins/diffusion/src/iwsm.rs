@@ -14,16 +14,15 @@
 //! log p_hat is in data units and log q_hat in sampler units: the Jacobian s^d is common to every
 //! term and cancels in the self-normalisation. J = 1 gives wbar = 1: iDEM's loss exactly.
 
-pub mod weights;
-
+use crate::batch::{regression_loss, Batch};
+use crate::examples::settings_example;
+use crate::settings::diffusion_config;
+use crate::state::{DiffusionState, X0Source};
+use crate::weights::{log_q_hat, snis_weights, Normalisation, SnisSummary};
 use nsamp_core::candle::Device;
-use nsamp_core::diffusion::{
-    regression_loss, Batch, BufferInit, DiffusionSettings, DiffusionState, Lambda, X0Source,
-};
 use nsamp_core::error::NsampError;
 use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
 use serde::{Deserialize, Serialize};
-pub use weights::{log_q_hat, snis_weights, Normalisation, SnisSummary};
 
 /// How the J copies are weighted.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -35,86 +34,15 @@ pub enum Weighting {
     Uniform,
 }
 
-/// `IwSm(...)`: the fields of `Idem(...)` plus J, the normalisation set and the weighting.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IwSmConfig {
-    /// J, noisy copies per buffer sample (the SNIS quantity: 2, 5 or 10).
-    pub snis: usize,
-    /// Normalisation set of the weights.
-    pub normalisation: Normalisation,
-    /// Snis or Uniform.
-    pub weighting: Weighting,
-    /// Noise scale at t = 0 (sampler units).
-    pub sigma_min: f64,
-    /// Noise scale at t = 1 (sampler units).
-    pub sigma_max: f64,
-    /// K, Monte Carlo samples of the target score.
-    pub mc_samples: usize,
-    /// Clip of the target score (whole vector, or per particle).
-    pub score_clip: Option<f32>,
-    /// Regression weight lambda(t).
-    pub lambda: Lambda,
-    /// Replay buffer capacity.
-    pub buffer: usize,
-    /// Initial buffer size.
-    pub initial_buffer: usize,
-    /// How the initial buffer is filled.
-    pub init: BufferInit,
-    /// Refill the buffer every this many steps.
-    pub refill_every: u64,
-    /// Samples generated per refill.
-    pub refill_samples: usize,
-    /// Reverse-SDE steps.
-    pub sde_steps: usize,
-    /// Reverse-SDE noise scale c.
-    pub noise_scale: f64,
-    /// Sampler length unit (None: the target's natural scale).
-    pub scale: Option<f32>,
-}
-
-impl Default for IwSmConfig {
-    fn default() -> Self {
-        let d = DiffusionSettings::default();
-        IwSmConfig {
-            snis: 5,
-            normalisation: Normalisation::PerSample,
-            weighting: Weighting::Snis,
-            sigma_min: d.sigma_min,
-            sigma_max: d.sigma_max,
-            mc_samples: d.mc_samples,
-            score_clip: d.score_clip,
-            lambda: d.lambda,
-            buffer: d.buffer,
-            initial_buffer: d.initial_buffer,
-            init: d.init,
-            refill_every: d.refill_every,
-            refill_samples: d.refill_samples,
-            sde_steps: d.sde_steps,
-            noise_scale: d.noise_scale,
-            scale: d.scale,
-        }
-    }
-}
-
-impl IwSmConfig {
-    /// The shared diffusion settings.
-    pub fn settings(&self) -> DiffusionSettings {
-        DiffusionSettings {
-            sigma_min: self.sigma_min,
-            sigma_max: self.sigma_max,
-            mc_samples: self.mc_samples,
-            score_clip: self.score_clip,
-            lambda: self.lambda,
-            buffer: self.buffer,
-            initial_buffer: self.initial_buffer,
-            init: self.init,
-            refill_every: self.refill_every,
-            refill_samples: self.refill_samples,
-            sde_steps: self.sde_steps,
-            noise_scale: self.noise_scale,
-            scale: self.scale,
-        }
+diffusion_config! {
+    /// `IwSm(...)`: J, the normalisation set and the weighting, then the fields of `Idem(...)`.
+    pub struct IwSmConfig {
+        /// J, noisy copies per buffer sample (the SNIS quantity: 2, 5 or 10).
+        pub snis: usize = 5,
+        /// Normalisation set of the weights.
+        pub normalisation: Normalisation = Normalisation::PerSample,
+        /// Snis or Uniform.
+        pub weighting: Weighting = Weighting::Snis,
     }
 }
 
@@ -220,26 +148,16 @@ nsamp_core::register!(
     "IwSm",
     IwSmConfig,
     "Importance Weighted Score Matching: iDEM's loss reweighted by SNIS weights p_hat / q_hat over J noisy copies",
-    r#"IwSm(
+    concat!(
+        r#"IwSm(
     // J, noisy copies per buffer sample (the SNIS quantity; 1 = iDEM).
     snis: 5,
     // Normalisation set of the weights: PerSample (over the J copies) or WholeBatch (over all B J).
     normalisation: PerSample,
     // Snis (importance weights) or Uniform (1/J each: the "W/O IW" ablation).
     weighting: Snis,
-    // The remaining fields are those of Idem: schedule, K, clip, lambda, buffer, outer loop, SDE.
-    sigma_min: 1e-5,
-    sigma_max: 1.0,
-    mc_samples: 500,
-    score_clip: Some(70.0),
-    lambda: Variance(1e-3),
-    buffer: 10000,
-    initial_buffer: 1024,
-    init: McScoreSde(steps: 1000),
-    refill_every: 100,
-    refill_samples: 1000,
-    sde_steps: 1000,
-    noise_scale: 1.0,
-    scale: None,
-)"#
+    // The remaining fields are those of Idem."#,
+        settings_example!(),
+        "\n)"
+    )
 );
