@@ -6,7 +6,6 @@
 //! under a stable name with [`register!`]. The runner looks names up in the registry.
 
 pub mod corrector;
-pub mod diffusion;
 pub mod error;
 pub mod eval;
 pub mod experiment;

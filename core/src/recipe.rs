@@ -6,7 +6,7 @@
 //!     seed: 12345,
 //!     target: Gmm40(),
 //!     model: ScoreMlp(hidden: 128, blocks: 3, embedding: 128),
-//!     objective: Idem(mc_samples: 500),
+//!     objective: Idem(mc: (samples: 500)),
 //!     corrector: None,
 //!     train: (steps: 1000, batch: 512, lr: 5e-4, grad_clip: 0.5),
 //!     eval: (samples: 1000, metrics: [W2(), ETvd(), STvd(), ModeCoverage()]),
@@ -155,7 +155,7 @@ impl Recipe {
         Ok(ron_options().to_string_pretty(self, pretty)?)
     }
 
-    /// Applies `key.path=value` overrides (`train.steps=500`, `objective.mc_samples=100`,
+    /// Applies `key.path=value` overrides (`train.steps=500`, `objective.mc.samples=100`,
     /// `seed=7`). A component's fields are addressed directly after the slot's name. Values are
     /// RON literals; anything that does not parse as one is taken as a string.
     pub fn with_overrides(&self, sets: &[String]) -> anyhow::Result<Recipe> {

@@ -24,7 +24,7 @@ pub enum Command {
         /// Run directory (default: runs/<name>, or runs/<name>.N if taken). Its parent must exist.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Override a recipe value: --set train.steps=500 --set objective.mc_samples=100.
+        /// Override a recipe value: --set train.steps=500 --set objective.mc.samples=100.
         #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
         sets: Vec<String>,
     },

@@ -10,12 +10,10 @@
 
 // Name every built-in plugin once, so that rustc links them and their registrations run.
 extern crate nsamp_plugin_correctors;
-extern crate nsamp_plugin_dem;
-extern crate nsamp_plugin_dwes;
+extern crate nsamp_plugin_diffusion;
 extern crate nsamp_plugin_egnn;
 extern crate nsamp_plugin_flow_objectives;
 extern crate nsamp_plugin_gmm;
-extern crate nsamp_plugin_iwsm;
 extern crate nsamp_plugin_particles;
 extern crate nsamp_plugin_phi4;
 extern crate nsamp_plugin_realnvp;

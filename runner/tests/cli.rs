@@ -26,7 +26,7 @@ const TINY: &str = r#"Recipe(
     threads: 2,
     target: Gmm40(),
     model: ScoreMlp(hidden: 32, blocks: 1, embedding: 16),
-    objective: Idem(mc_samples: 32, initial_buffer: 256, init: Prior, refill_every: 10, refill_samples: 100, sde_steps: 20),
+    objective: Idem(mc: (samples: 32), buffer: (initial: 256, init: Prior, refill_every: 10, refill_samples: 100), sde: (steps: 20)),
     train: (steps: 20, batch: 64, lr: 1e-3, grad_clip: 0.5, log_every: 10, checkpoint_every: 10),
     eval: (samples: 200, metrics: [W1(), W2(), ETvd(), STvd(), ModeCoverage()]),
 )"#;
@@ -58,7 +58,10 @@ fn list_shows_every_builtin_plugin() {
     ] {
         assert!(s.contains(name), "`nsamp list` lacks {name}:\n{s}");
     }
-    assert!(s.contains("fields: sigma_min, sigma_max, mc_samples"));
+    assert!(
+        s.contains("fields: schedule, mc, lambda, buffer, sde, scale"),
+        "{s}"
+    );
 }
 
 fn expect_clean_failure(o: &Output, must_contain: &[&str]) {
@@ -90,16 +93,16 @@ fn bad_input_gives_one_clear_message() {
     );
     let missing = write("missing.ron", &TINY.replace("steps: 20, ", ""));
     expect_clean_failure(&nsamp(&["check", &missing], &d), &["missing.ron:", "steps"]);
-    let negative = write("negative.ron", &TINY.replace("(steps: 20", "(steps: -5"));
+    let negative = write(
+        "negative.ron",
+        &TINY.replace("train: (steps: 20", "train: (steps: -5"),
+    );
     expect_clean_failure(&nsamp(&["run", &negative], &d), &["negative.ron:8:"]);
     let field = write(
         "field.ron",
-        &TINY.replace("mc_samples: 32", "mc_sampels: 32"),
+        &TINY.replace("mc: (samples: 32)", "mc: (sampels: 32)"),
     );
-    expect_clean_failure(
-        &nsamp(&["check", &field], &d),
-        &["mc_sampels", "mc_samples"],
-    );
+    expect_clean_failure(&nsamp(&["check", &field], &d), &["sampels", "`samples`"]);
     let noref = write(
         "noref.ron",
         &TINY.replace(
@@ -272,7 +275,7 @@ const DW4: &str = r#"Recipe(
     name: "dw4-ref",
     seed: 5,
     target: Dw4(),
-    sampler: Dwes(mc_samples: 16, sde_steps: 4),
+    sampler: Dwes(mc: (samples: 16), sde: (steps: 4)),
     eval: (samples: 64, reference: File("ref.npy"), metrics: [DTvd()]),
 )"#;
 

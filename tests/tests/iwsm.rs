@@ -8,7 +8,7 @@ use nsamp_core::numerics::schedule::GeometricSchedule;
 use nsamp_core::rand::Rng as _;
 use nsamp_core::registry::{families, Spec};
 use nsamp_core::{CountedTarget, Recipe};
-use nsamp_plugin_iwsm::{log_q_hat, snis_weights, Normalisation};
+use nsamp_plugin_diffusion::{log_q_hat, snis_weights, Normalisation};
 
 fn recipe(objective: &str, target: &str) -> String {
     format!(
@@ -35,7 +35,7 @@ fn losses(objective: &str, target: &str, steps: u64) -> Vec<f32> {
 }
 
 const COMMON: &str =
-    "mc_samples: 64, initial_buffer: 256, init: McScoreSde(steps: 10), sde_steps: 20";
+    "mc: (samples: 64), buffer: (initial: 256, init: McScoreSde(steps: 10)), sde: (steps: 20)";
 
 #[test]
 fn j_equal_one_is_idem_exactly() {

@@ -129,12 +129,12 @@ fn resolved_recipe_round_trips() {
     let o = r
         .with_overrides(&[
             "train.steps=7".into(),
-            "objective.mc_samples=9".into(),
+            "objective.mc.samples=9".into(),
             "seed=5".into(),
         ])
         .unwrap();
     assert_eq!((o.train.steps, o.seed), (7, 5));
-    assert!(o.to_ron().unwrap().contains("mc_samples: 9"));
+    assert!(o.to_ron().unwrap().contains("samples: 9"));
     // Unit enum variants by name, and a bad one named in the error.
     let f = Recipe::from_file(&root().join("recipes/flows/phi4_lambda8_rkl.ron")).unwrap();
     assert!(f.to_ron().unwrap().contains("conditioner: Conv"));

@@ -10,7 +10,7 @@ const SHORT: &str = r#"Recipe(
     threads: 2,
     target: Gmm40(),
     model: ScoreMlp(hidden: 64, blocks: 2, embedding: 32),
-    objective: Idem(mc_samples: 64, initial_buffer: 512, init: McScoreSde(steps: 20), refill_every: 10, refill_samples: 200, sde_steps: 50),
+    objective: Idem(mc: (samples: 64), buffer: (initial: 512, init: McScoreSde(steps: 20), refill_every: 10, refill_samples: 200), sde: (steps: 50)),
     train: (steps: 400, batch: 128, lr: 1e-3, grad_clip: 0.5, log_every: 100),
     eval: (samples: 300, metrics: [W1(), W2(), ETvd(), STvd(), ModeCoverage()]),
 )"#;

@@ -94,14 +94,14 @@ impl HmcConfig {
 
 impl SamplerConfig for MalaConfig {
     fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Sampler>> {
-        McmcSampler::new(self.settings(), target)
+        Ok(Box::new(McmcSampler::new(self.settings(), target)?))
     }
 }
 
 impl SamplerConfig for HmcConfig {
     fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Sampler>> {
         anyhow::ensure!(self.leapfrog > 0, "Hmc: leapfrog must be at least 1");
-        McmcSampler::new(self.settings(), target)
+        Ok(Box::new(McmcSampler::new(self.settings(), target)?))
     }
 }
 
@@ -115,13 +115,13 @@ pub struct McmcSampler {
 
 impl McmcSampler {
     /// A sampler with these settings over `target`.
-    pub fn new(settings: McmcSettings, target: &CountedTarget) -> anyhow::Result<Box<dyn Sampler>> {
+    pub fn new(settings: McmcSettings, target: &CountedTarget) -> anyhow::Result<Self> {
         anyhow::ensure!(settings.chains > 0, "MCMC: chains must be at least 1");
-        Ok(Box::new(McmcSampler {
+        Ok(McmcSampler {
             settings,
             target: target.clone(),
             last: None,
-        }))
+        })
     }
 }
 

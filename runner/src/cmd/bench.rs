@@ -17,7 +17,7 @@ const RECIPE: &str = r#"Recipe(
     name: "bench-gmm40-idem", seed: 0,
     target: Gmm40(),
     model: ScoreMlp(),
-    objective: Idem(mc_samples: 500, init: Prior),
+    objective: Idem(mc: (samples: 500), buffer: (init: Prior)),
     train: (steps: 0, batch: 512, lr: 5e-4, grad_clip: 0.5),
     eval: (metrics: []),
 )"#;
@@ -189,7 +189,7 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
 
     // DwES: one reverse-SDE step (S_L with L = 500 for 1000 samples, then the update).
     let dwes = Recipe::parse(
-        r#"Recipe(name: "bench-dwes", seed: 0, target: Gmm40(), sampler: Dwes(mc_samples: 500, sde_steps: 10), eval: (metrics: []))"#,
+        r#"Recipe(name: "bench-dwes", seed: 0, target: Gmm40(), sampler: Dwes(mc: (samples: 500), sde: (steps: 10)), eval: (metrics: []))"#,
         "bench",
     )?;
     let mut dw = Assembled::new(dwes)?;

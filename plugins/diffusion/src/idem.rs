@@ -1,25 +1,52 @@
 //! Denoising Energy Matching (DEM; Akhound-Sadegh et al. 2024): iDEM with a replay buffer and
-//! pDEM with prior points. Registered as `Idem` and `Pdem`, which share [`DemConfig`].
+//! pDEM with prior points. Registered as `Idem` and `Pdem`, whose fields are those of
+//! [`DiffusionSettings`]; the registered name fixes where x_0 comes from.
 //!
 //! Per step (DESIGN.md, "Numerics every diffusion method shares"), in sampler units x / s:
 //! x_0 from the buffer (iDEM) or the prior N(0, h(1) I) (pDEM); t ~ U(0, 1);
 //! x_t = x_0 + sqrt(h(t)) eps; S_K(x_t, t) the clipped Monte Carlo score;
 //! loss = mean_i lambda(t_i) mean_d (s_theta(t_i, x_t^i) - S_K(x_t^i, t_i))^2.
-//! iDEM's outer loop: every `refill_every` steps, `refill_samples` reverse-SDE samples of the
-//! current network are pushed into a FIFO buffer of `buffer` rows. The machinery is
-//! `nsamp_core::diffusion`, shared with IW-SM.
+//! iDEM's outer loop: every `buffer.refill_every` steps, `buffer.refill_samples` reverse-SDE
+//! samples of the current network are pushed into a FIFO buffer of `buffer.size` rows.
 
-pub mod config;
-
-pub use config::DemConfig;
-pub use nsamp_core::diffusion::{BufferInit, DiffusionSettings, Lambda, X0Source};
-
+use crate::batch::{regression_loss, Batch};
+use crate::settings::{diffusion_config, DiffusionSettings};
+use crate::state::{DiffusionState, X0Source};
 use nsamp_core::candle::Device;
-use nsamp_core::diffusion::{regression_loss, Batch, DiffusionState};
 use nsamp_core::error::NsampError;
 use nsamp_core::numerics::buffer::ReplayBuffer;
 use nsamp_core::numerics::mc_score::McScore;
-use nsamp_core::{Context, CountedTarget, Model, Objective, Sampler, StepLoss};
+use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
+
+diffusion_config! {
+    /// `Idem(...)`: iDEM, x_0 from the replay buffer.
+    pub struct IdemConfig {}
+}
+
+diffusion_config! {
+    /// `Pdem(...)`: pDEM, x_0 from the prior (the buffer fields are unused).
+    pub struct PdemConfig {}
+}
+
+impl ObjectiveConfig for IdemConfig {
+    fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Objective>> {
+        Ok(Box::new(Dem::new(
+            self.settings(),
+            X0Source::Buffer,
+            target,
+        )?))
+    }
+}
+
+impl ObjectiveConfig for PdemConfig {
+    fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Objective>> {
+        Ok(Box::new(Dem::new(
+            self.settings(),
+            X0Source::Prior,
+            target,
+        )?))
+    }
+}
 
 /// The DEM objective's state.
 pub struct Dem {
@@ -31,9 +58,13 @@ pub struct Dem {
 
 impl Dem {
     /// Builds the objective for `target`.
-    pub fn new(cfg: DemConfig, target: &CountedTarget) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: DiffusionSettings,
+        source: X0Source,
+        target: &CountedTarget,
+    ) -> anyhow::Result<Self> {
         Ok(Dem {
-            state: DiffusionState::new(cfg.settings, cfg.source, target)?,
+            state: DiffusionState::new(settings, source, target)?,
             batch: Batch::default(),
             target_score: Vec::new(),
             log_p: Vec::new(),
@@ -116,3 +147,16 @@ impl Objective for Dem {
         Ok(Box::new(self.state.sampler(model, device)?))
     }
 }
+
+nsamp_core::register!(
+    Objective,
+    "Idem",
+    IdemConfig,
+    "iDEM: denoising energy matching on a replay buffer refilled from the reverse SDE"
+);
+nsamp_core::register!(
+    Objective,
+    "Pdem",
+    PdemConfig,
+    "pDEM: denoising energy matching with x_0 from the prior (the buffer fields are unused)"
+);

@@ -14,16 +14,14 @@
 //! log p_hat is in data units and log q_hat in sampler units: the Jacobian s^d is common to every
 //! term and cancels in the self-normalisation. J = 1 gives wbar = 1: iDEM's loss exactly.
 
-pub mod weights;
-
+use crate::batch::{regression_loss, Batch};
+use crate::settings::diffusion_config;
+use crate::state::{DiffusionState, X0Source};
+use crate::weights::{log_q_hat, snis_weights, Normalisation, SnisSummary};
 use nsamp_core::candle::Device;
-use nsamp_core::diffusion::{
-    regression_loss, Batch, BufferInit, DiffusionSettings, DiffusionState, Lambda, X0Source,
-};
 use nsamp_core::error::NsampError;
 use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
 use serde::{Deserialize, Serialize};
-pub use weights::{log_q_hat, snis_weights, Normalisation, SnisSummary};
 
 /// How the J copies are weighted.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -35,62 +33,16 @@ pub enum Weighting {
     Uniform,
 }
 
-nsamp_core::config! {
-    /// `IwSm(...)`: the fields of `Idem(...)` plus J, the normalisation set and the weighting.
+diffusion_config! {
+    /// `IwSm(...)`: J, the normalisation set and the weighting, then the fields of `Idem(...)`.
     pub struct IwSmConfig {
-        /// J, noisy copies per buffer sample (the SNIS quantity: 2, 5 or 10).
+        /// J, noisy copies per buffer sample (the SNIS quantity: 2, 5 or 10; 1 = iDEM).
         snis: usize = 5,
-        /// Normalisation set of the weights.
+        /// Normalisation set of the weights: PerSample (over the J copies) or WholeBatch (over
+        /// all B J).
         normalisation: Normalisation = Normalisation::PerSample,
-        /// Snis or Uniform.
+        /// Snis (importance weights) or Uniform (1/J each: the "W/O IW" ablation).
         weighting: Weighting = Weighting::Snis,
-        /// Noise scale at t = 0 (sampler units).
-        sigma_min: f64 = DiffusionSettings::default().sigma_min,
-        /// Noise scale at t = 1 (sampler units).
-        sigma_max: f64 = DiffusionSettings::default().sigma_max,
-        /// K, Monte Carlo samples of the target score.
-        mc_samples: usize = DiffusionSettings::default().mc_samples,
-        /// Clip of the target score (whole vector, or per particle).
-        score_clip: Option<f32> = DiffusionSettings::default().score_clip,
-        /// Regression weight lambda(t).
-        lambda: Lambda = DiffusionSettings::default().lambda,
-        /// Replay buffer capacity.
-        buffer: usize = DiffusionSettings::default().buffer,
-        /// Initial buffer size.
-        initial_buffer: usize = DiffusionSettings::default().initial_buffer,
-        /// How the initial buffer is filled.
-        init: BufferInit = DiffusionSettings::default().init,
-        /// Refill the buffer every this many steps.
-        refill_every: u64 = DiffusionSettings::default().refill_every,
-        /// Samples generated per refill.
-        refill_samples: usize = DiffusionSettings::default().refill_samples,
-        /// Reverse-SDE steps.
-        sde_steps: usize = DiffusionSettings::default().sde_steps,
-        /// Reverse-SDE noise scale c.
-        noise_scale: f64 = DiffusionSettings::default().noise_scale,
-        /// Sampler length unit (None: the target's natural scale).
-        scale: Option<f32> = DiffusionSettings::default().scale,
-    }
-}
-
-impl IwSmConfig {
-    /// The shared diffusion settings.
-    pub fn settings(&self) -> DiffusionSettings {
-        DiffusionSettings {
-            sigma_min: self.sigma_min,
-            sigma_max: self.sigma_max,
-            mc_samples: self.mc_samples,
-            score_clip: self.score_clip,
-            lambda: self.lambda,
-            buffer: self.buffer,
-            initial_buffer: self.initial_buffer,
-            init: self.init,
-            refill_every: self.refill_every,
-            refill_samples: self.refill_samples,
-            sde_steps: self.sde_steps,
-            noise_scale: self.noise_scale,
-            scale: self.scale,
-        }
     }
 }
 
