@@ -36,7 +36,9 @@ pub use objective::{Context, Objective, ObjectiveConfig, StepLoss};
 pub use recipe::Recipe;
 pub use registry::Spec;
 pub use sampler::{Sampler, SamplerConfig, Samples};
-pub use target::{CountedTarget, Device, Particles, Target, TargetConfig};
+pub use target::{
+    CountedTarget, Device, ExactSampler, Particles, Target, TargetConfig, TargetStructure,
+};
 
 // Re-exported so that plugin crates and `register!` need no direct dependency on them.
 pub use anyhow;

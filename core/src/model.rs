@@ -13,10 +13,33 @@ use candle_nn::VarBuilder;
 pub struct ModelShape {
     /// Dimension of one configuration.
     pub dim: usize,
+    /// The layout of a configuration (particles for equivariant networks, a lattice for
+    /// checkerboard masks).
+    pub structure: crate::target::TargetStructure,
+}
+
+impl ModelShape {
+    /// A flat shape of dimension `dim`.
+    pub fn flat(dim: usize) -> Self {
+        ModelShape {
+            dim,
+            structure: crate::target::TargetStructure::Flat,
+        }
+    }
     /// Particle structure, if any.
-    pub particles: Option<crate::target::Particles>,
-    /// Side of a square lattice, if the target is one (checkerboard masks).
-    pub lattice_side: Option<usize>,
+    pub fn particles(&self) -> Option<crate::target::Particles> {
+        match self.structure {
+            crate::target::TargetStructure::Particles(p) => Some(p),
+            _ => None,
+        }
+    }
+    /// Side of a square lattice, if the target is one.
+    pub fn lattice_side(&self) -> Option<usize> {
+        match self.structure {
+            crate::target::TargetStructure::Lattice { side } => Some(side),
+            _ => None,
+        }
+    }
 }
 
 /// A score network s_theta(t, x) ~ grad_x log p_t(x).

@@ -57,45 +57,98 @@ impl MixtureView {
     }
 }
 
+/// How a target's coordinates are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TargetStructure {
+    /// A flat vector (mixtures, 2-D densities).
+    Flat,
+    /// `n` particles in `spatial_dim` dimensions, row-major `[x0, y0, (z0), x1, ...]`.
+    Particles(Particles),
+    /// A square periodic lattice of side L, sites row-major (dim = L^2; phi^4).
+    Lattice {
+        /// Side L.
+        side: usize,
+    },
+}
+
+/// A target's exact side: independent samples, and log Z and the mixture view where known.
+pub trait ExactSampler: Send + Sync {
+    /// n independent exact samples (row-major, n x dim) from `rng`.
+    fn sample(&self, n: usize, rng: &mut Rng) -> Vec<f32>;
+    /// log Z, where known.
+    fn log_z(&self) -> Option<f64> {
+        None
+    }
+    /// The mixture's components, for mode-coverage metrics (mixture targets).
+    fn mixture(&self) -> Option<&MixtureView> {
+        None
+    }
+}
+
 /// An unnormalised target density. Batches are row-major `n x dim` slices of `f32`.
 ///
 /// `energy` and `energy_and_grad` are the hot path: implement them as tight loops without
 /// per-sample allocation. Implementations must be deterministic and thread-safe (the Monte Carlo
-/// score estimator calls them from several threads on disjoint chunks).
+/// score estimator calls them from several threads on disjoint chunks). They return an error
+/// instead of panicking where evaluation can fail (a GPU target's CUDA call).
+///
+/// A target describes itself through [`Target::structure`] and [`Target::exact`]; the accessors
+/// `particles`, `lattice_side`, `exact_sample`, `log_z` and `mixture` are derived from those two
+/// and are not meant to be overridden.
 pub trait Target: Send + Sync {
     /// Dimension of one configuration.
     fn dim(&self) -> usize;
-    /// Particle structure, if the configuration is a set of particles.
-    fn particles(&self) -> Option<Particles> {
-        None
-    }
     /// Writes E(x_i) for each row of `x` into `energy` (`energy.len()` rows).
-    fn energy(&self, x: &[f32], energy: &mut [f32]);
+    fn energy(&self, x: &[f32], energy: &mut [f32]) -> anyhow::Result<()>;
     /// Writes E(x_i) and grad_x E(x_i) for each row.
-    fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]);
-    /// Side L of a square periodic lattice (phi^4: sites row-major, dim = L^2), if the target is one.
-    fn lattice_side(&self) -> Option<usize> {
-        None
+    fn energy_and_grad(
+        &self,
+        x: &[f32],
+        energy: &mut [f32],
+        grad: &mut [f32],
+    ) -> anyhow::Result<()>;
+    /// The layout of a configuration (default: flat).
+    fn structure(&self) -> TargetStructure {
+        TargetStructure::Flat
     }
-    /// Exact independent samples, if the target can draw them (mixtures can).
-    fn exact_sample(&self, _n: usize, _rng: &mut Rng) -> Option<Vec<f32>> {
-        None
-    }
-    /// log Z, where known.
-    fn log_z(&self) -> Option<f64> {
+    /// The exact sampler, log Z and mixture view, where the target has them (mixtures do).
+    fn exact(&self) -> Option<&dyn ExactSampler> {
         None
     }
     /// The natural length scale: samplers work in units of x / scale (GMM-40: 50).
     fn natural_scale(&self) -> f32 {
         1.0
     }
-    /// Mixture structure, for mode coverage.
-    fn mixture(&self) -> Option<&MixtureView> {
-        None
-    }
     /// Plot window for 2-D targets: ((x_min, x_max), (y_min, y_max)).
     fn plot_bounds(&self) -> Option<((f32, f32), (f32, f32))> {
         None
+    }
+
+    /// Particle structure, if the configuration is a set of particles (from `structure`).
+    fn particles(&self) -> Option<Particles> {
+        match self.structure() {
+            TargetStructure::Particles(p) => Some(p),
+            _ => None,
+        }
+    }
+    /// Side L of a square periodic lattice, if the target is one (from `structure`).
+    fn lattice_side(&self) -> Option<usize> {
+        match self.structure() {
+            TargetStructure::Lattice { side } => Some(side),
+            _ => None,
+        }
+    }
+    /// n exact independent samples, if the target has an exact sampler (from `exact`).
+    fn exact_sample(&self, n: usize, rng: &mut Rng) -> Option<Vec<f32>> {
+        self.exact().map(|e| e.sample(n, rng))
+    }
+    /// log Z, where known (from `exact`).
+    fn log_z(&self) -> Option<f64> {
+        self.exact().and_then(|e| e.log_z())
+    }
+    /// Mixture structure, for mode coverage (from `exact`).
+    fn mixture(&self) -> Option<&MixtureView> {
+        self.exact().and_then(|e| e.mixture())
     }
 }
 
@@ -171,20 +224,25 @@ impl CountedTarget {
         self.evals.load(Ordering::Relaxed)
     }
     /// Counted E(x).
-    pub fn energy(&self, x: &[f32], energy: &mut [f32]) {
+    pub fn energy(&self, x: &[f32], energy: &mut [f32]) -> anyhow::Result<()> {
         debug_assert_eq!(x.len(), energy.len() * self.inner.dim());
         self.evals.fetch_add(energy.len() as u64, Ordering::Relaxed);
         self.inner.energy(x, energy)
     }
     /// Counted E(x) and grad E(x).
-    pub fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]) {
+    pub fn energy_and_grad(
+        &self,
+        x: &[f32],
+        energy: &mut [f32],
+        grad: &mut [f32],
+    ) -> anyhow::Result<()> {
         debug_assert_eq!(x.len(), energy.len() * self.inner.dim());
         debug_assert_eq!(x.len(), grad.len());
         self.evals.fetch_add(energy.len() as u64, Ordering::Relaxed);
         self.inner.energy_and_grad(x, energy, grad)
     }
     /// grad E(x) (counted as one evaluation per row).
-    pub fn grad_energy(&self, x: &[f32], grad: &mut [f32]) {
+    pub fn grad_energy(&self, x: &[f32], grad: &mut [f32]) -> anyhow::Result<()> {
         let mut e = vec![0f32; x.len() / self.inner.dim()];
         self.energy_and_grad(x, &mut e, grad)
     }

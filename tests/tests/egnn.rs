@@ -8,7 +8,7 @@ use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::params::{count_parameters, seeded_var_builder};
 use nsamp_core::registry::{families, Spec};
 use nsamp_core::target::Particles;
-use nsamp_core::{Model, ModelShape};
+use nsamp_core::{Model, ModelShape, TargetStructure};
 
 fn build(n: usize, d: usize, layers: usize) -> (Box<dyn Model>, VarMap) {
     let mut vm = VarMap::new();
@@ -19,8 +19,7 @@ fn build(n: usize, d: usize, layers: usize) -> (Box<dyn Model>, VarMap) {
         .build(
             &ModelShape {
                 dim: n * d,
-                particles: Some(Particles { n, spatial_dim: d }),
-                lattice_side: None,
+                structure: TargetStructure::Particles(Particles { n, spatial_dim: d }),
             },
             vb,
         )

@@ -19,17 +19,19 @@ impl Target for Gauss {
     fn dim(&self) -> usize {
         2
     }
-    fn energy(&self, x: &[f32], e: &mut [f32]) {
+    fn energy(&self, x: &[f32], e: &mut [f32]) -> anyhow::Result<()> {
         for (r, e) in x.chunks(2).zip(e) {
             *e = ((r[0] - self.mu[0]).powi(2) + (r[1] - self.mu[1]).powi(2)) / (2.0 * self.v);
         }
+        Ok(())
     }
-    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) {
-        self.energy(x, e);
+    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) -> anyhow::Result<()> {
+        self.energy(x, e)?;
         for (r, g) in x.chunks(2).zip(g.chunks_mut(2)) {
             g[0] = (r[0] - self.mu[0]) / self.v;
             g[1] = (r[1] - self.mu[1]) / self.v;
         }
+        Ok(())
     }
 }
 
@@ -54,7 +56,8 @@ fn mc_score_of_a_gaussian_matches_the_closed_form() {
         let hv = [h; 4];
         let mut s = [0f32; 8];
         let mut lp = [0f32; 4];
-        mc.estimate(&target, &xs, &hv, &RngStreams::new(11), 0, &mut s, &mut lp);
+        mc.estimate(&target, &xs, &hv, &RngStreams::new(11), 0, &mut s, &mut lp)
+            .unwrap();
         for i in 0..4 {
             for d in 0..2 {
                 let want = -(xs[2 * i + d] - g.mu[d]) / (g.v + h);
@@ -109,7 +112,8 @@ fn score_clip_bounds_the_norm() {
         0,
         &mut s,
         &mut lp,
-    );
+    )
+    .unwrap();
     let n = (s[0] * s[0] + s[1] * s[1]).sqrt();
     assert!((n - 70.0).abs() < 1e-3, "norm {n}");
     assert!(s[0] > 0.0);
@@ -142,7 +146,8 @@ fn mc_score_is_the_same_for_any_thread_count() {
         pool.install(|| {
             let mut s = vec![0f32; 200];
             let mut lp = vec![0f32; 100];
-            mc.estimate(&t, &x, &h, &RngStreams::new(4), 9, &mut s, &mut lp);
+            mc.estimate(&t, &x, &h, &RngStreams::new(4), 9, &mut s, &mut lp)
+                .unwrap();
             (s, lp)
         })
     };
@@ -157,14 +162,7 @@ fn score_mlp_has_the_papers_parameter_count_and_seeded_weights() {
         let m = Spec::<families::Model>::from_ron("ScoreMlp()")
             .unwrap()
             .config
-            .build(
-                &ModelShape {
-                    dim: 2,
-                    particles: None,
-                    lattice_side: None,
-                },
-                vb,
-            )
+            .build(&ModelShape::flat(2), vb)
             .unwrap();
         let t = Tensor::new(&[0.1f32, 0.9], &Device::Cpu).unwrap();
         let x = Tensor::new(&[[0.1f32, -0.2], [0.5, 0.3]], &Device::Cpu).unwrap();

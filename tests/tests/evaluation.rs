@@ -4,10 +4,8 @@
 
 use nsamp as _;
 use nsamp_core::experiment::Silent;
-use nsamp_core::numerics::rng::Rng;
 use nsamp_core::registry::{families, Spec};
-use nsamp_core::target::MixtureView;
-use nsamp_core::{Experiment, Particles, Recipe, Target, TargetConfig};
+use nsamp_core::{ExactSampler, Experiment, Recipe, Target, TargetConfig, TargetStructure};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every configuration whose energy `CountingMog4` evaluated, by anyone.
@@ -20,25 +18,22 @@ impl Target for CountingMog4 {
     fn dim(&self) -> usize {
         self.0.dim()
     }
-    fn particles(&self) -> Option<Particles> {
-        self.0.particles()
-    }
-    fn energy(&self, x: &[f32], e: &mut [f32]) {
+    fn energy(&self, x: &[f32], e: &mut [f32]) -> anyhow::Result<()> {
         ROWS.fetch_add(e.len() as u64, Ordering::Relaxed);
         self.0.energy(x, e)
     }
-    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) {
+    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) -> anyhow::Result<()> {
         ROWS.fetch_add(e.len() as u64, Ordering::Relaxed);
         self.0.energy_and_grad(x, e, g)
     }
-    fn exact_sample(&self, n: usize, rng: &mut Rng) -> Option<Vec<f32>> {
-        self.0.exact_sample(n, rng)
+    fn structure(&self) -> TargetStructure {
+        self.0.structure()
+    }
+    fn exact(&self) -> Option<&dyn ExactSampler> {
+        self.0.exact()
     }
     fn natural_scale(&self) -> f32 {
         self.0.natural_scale()
-    }
-    fn mixture(&self) -> Option<&MixtureView> {
-        self.0.mixture()
     }
 }
 

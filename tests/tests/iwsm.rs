@@ -106,7 +106,8 @@ fn snis_weights_correct_a_wrong_buffer() {
         let n = h.len();
         let mut s = vec![0f32; 2 * n];
         let mut lp = vec![0f32; n];
-        mc.estimate(&target, xt, h, &RngStreams::new(5), call, &mut s, &mut lp);
+        mc.estimate(&target, xt, h, &RngStreams::new(5), call, &mut s, &mut lp)
+            .unwrap();
         let l = (0..n)
             .map(|i| {
                 let v = 1.0 + h[i];

@@ -37,7 +37,7 @@ fn virial(target: &CountedTarget, x: &[f32], ess: f64) -> (f64, f64) {
     let n = x.len() / d;
     let mut e = vec![0f32; n];
     let mut g = vec![0f32; x.len()];
-    target.energy_and_grad(x, &mut e, &mut g);
+    target.energy_and_grad(x, &mut e, &mut g).unwrap();
     let v: Vec<f64> = x
         .chunks(d)
         .zip(g.chunks(d))
@@ -65,7 +65,7 @@ fn lj13_mcmc_satisfies_the_virial_identity() {
         Ok(reference) => {
             let rows = reference.rows;
             let mut e = vec![0f32; rows];
-            target.energy(&reference.data, &mut e);
+            target.energy(&reference.data, &mut e).unwrap();
             let mean = e.iter().map(|&v| v as f64).sum::<f64>() / rows as f64;
             let sd =
                 (e.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / rows as f64).sqrt();

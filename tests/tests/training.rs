@@ -86,12 +86,14 @@ impl Target for BrokenTarget {
     fn dim(&self) -> usize {
         2
     }
-    fn energy(&self, _x: &[f32], e: &mut [f32]) {
+    fn energy(&self, _x: &[f32], e: &mut [f32]) -> anyhow::Result<()> {
         e.iter_mut().for_each(|v| *v = f32::NAN);
+        Ok(())
     }
-    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) {
-        self.energy(x, e);
+    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) -> anyhow::Result<()> {
+        self.energy(x, e).unwrap();
         g.iter_mut().for_each(|v| *v = f32::NAN);
+        Ok(())
     }
 }
 impl TargetConfig for Broken {
@@ -125,4 +127,62 @@ fn non_finite_energies_stop_training_with_a_diagnostic() {
         Some(NsampError::NonFinite { step: 0, what, .. }) => assert!(what.contains("target score")),
         _ => panic!("expected a NonFinite diagnostic, got: {err:#}"),
     }
+}
+
+/// A target whose evaluation fails (as a lost GPU would).
+struct FailingTarget;
+impl Target for FailingTarget {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn energy(&self, _x: &[f32], _e: &mut [f32]) -> anyhow::Result<()> {
+        anyhow::bail!("device lost")
+    }
+    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], _g: &mut [f32]) -> anyhow::Result<()> {
+        self.energy(x, e)
+    }
+}
+nsamp_core::config! {
+    /// `TestFailing()`: a target whose energy evaluation returns an error.
+    pub struct Failing {}
+}
+impl TargetConfig for Failing {
+    fn build(&self) -> anyhow::Result<Box<dyn Target>> {
+        Ok(Box::new(FailingTarget))
+    }
+}
+nsamp_core::register!(
+    Target,
+    "TestFailing",
+    Failing,
+    "test only: failing energies"
+);
+
+/// A failing energy evaluation ends the run with its message, in a training step and in a
+/// training-free sampler alike: an error, never a panic.
+#[test]
+fn failing_energy_evaluation_is_an_error_not_a_panic() {
+    let trained = SHORT
+        .replace("Gmm40()", "TestFailing()")
+        .replace("init: McScoreSde(steps: 20)", "init: Prior")
+        .replace("STvd(), ModeCoverage()", "STvd()");
+    let mut asm = nsamp::Assembled::new(Recipe::parse(&trained, "failing").unwrap()).unwrap();
+    let (objective, cx) = asm.split();
+    let objective = objective.unwrap();
+    let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        objective.init(&cx).unwrap();
+        objective.loss(0, &cx).map(|_| ())
+    }));
+    let err = step.expect("no panic").expect_err("an error");
+    assert!(format!("{err:#}").contains("device lost"), "{err:#}");
+
+    let free = r#"Recipe(name: "f", seed: 1, target: TestFailing(), sampler: Mala(chains: 4),
+        eval: (samples: 10, metrics: [W2()]))"#;
+    let mut asm = nsamp::Assembled::new(Recipe::parse(free, "failing").unwrap()).unwrap();
+    let streams = asm.streams;
+    let draw = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        asm.draw(10, &streams, &mut |_, _| {}).map(|_| ())
+    }));
+    let err = draw.expect("no panic").expect_err("an error");
+    assert!(format!("{err:#}").contains("device lost"), "{err:#}");
 }

@@ -26,13 +26,13 @@ pub struct EvalContext {
 }
 
 /// E(x) of each row, counted on `target`.
-pub fn counted_energies(target: &CountedTarget, x: &[f32]) -> Vec<f32> {
+pub fn counted_energies(target: &CountedTarget, x: &[f32]) -> anyhow::Result<Vec<f32>> {
     let dim = target.dim();
     let mut e = vec![0f32; x.len() / dim];
     e.par_chunks_mut(256)
         .zip(x.par_chunks(256 * dim))
-        .for_each(|(e, x)| target.energy(x, e));
-    e
+        .try_for_each(|(e, x)| target.energy(x, e))?;
+    Ok(e)
 }
 
 impl EvalContext {
@@ -63,7 +63,7 @@ impl EvalContext {
             remove_mean(&mut reference, p.n, p.spatial_dim);
         }
         let eval_target = target.recount();
-        let reference_energy = counted_energies(&eval_target, &reference);
+        let reference_energy = counted_energies(&eval_target, &reference)?;
         Ok(EvalContext {
             target: eval_target,
             metrics,
@@ -104,7 +104,7 @@ impl EvalContext {
     ) -> anyhow::Result<ModelDensity> {
         Ok(ModelDensity {
             sample_log_q: log_q.to_vec(),
-            sample_energy: counted_energies(&self.target, x),
+            sample_energy: counted_energies(&self.target, x)?,
             reference_log_q: log_prob(&self.reference)?,
         })
     }
@@ -130,7 +130,7 @@ impl EvalContext {
             }
             None => samples,
         };
-        let se = counted_energies(&self.target, samples);
+        let se = counted_energies(&self.target, samples)?;
         let input = MetricInput {
             samples,
             reference: &self.reference,

@@ -101,13 +101,13 @@ pub fn load_rows(path: &Path, dim: usize) -> anyhow::Result<Vec<f32>> {
 }
 
 /// E(x) of each row (uncounted: evaluation is not part of a sampler's budget).
-pub fn energies(target: &dyn Target, x: &[f32]) -> Vec<f32> {
+pub fn energies(target: &dyn Target, x: &[f32]) -> anyhow::Result<Vec<f32>> {
     let dim = target.dim();
     let mut e = vec![0f32; x.len() / dim];
     e.par_chunks_mut(256)
         .zip(x.par_chunks(256 * dim))
-        .for_each(|(e, x)| target.energy(x, e));
-    e
+        .try_for_each(|(e, x)| target.energy(x, e))?;
+    Ok(e)
 }
 
 /// Metrics of a sampler's output, and the exact floor.

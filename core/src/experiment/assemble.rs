@@ -70,8 +70,7 @@ impl Assembled {
                 let vb = seeded_var_builder(&vm, streams, DType::F32, &device);
                 let shape = ModelShape {
                     dim: target.dim(),
-                    particles: target.inner().particles(),
-                    lattice_side: target.inner().lattice_side(),
+                    structure: target.inner().structure(),
                 };
                 let m = spec
                     .config

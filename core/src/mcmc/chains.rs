@@ -36,7 +36,7 @@ impl Chains {
             particles: target.inner().particles(),
             x,
         };
-        target.energy_and_grad(&chains.x, &mut chains.energy, &mut chains.grad);
+        target.energy_and_grad(&chains.x, &mut chains.energy, &mut chains.grad)?;
         if let Some(i) = chains.energy.iter().position(|e| !e.is_finite()) {
             anyhow::bail!(
                 "MCMC: chain {i} starts at a configuration with non-finite energy {}",

@@ -16,7 +16,7 @@ pub fn hmc_step(
     streams: &RngStreams,
     step: u64,
     leapfrog: usize,
-) -> Vec<f64> {
+) -> anyhow::Result<Vec<f64>> {
     let d = chains.dim;
     let c = chains.len();
     let mut p = vec![0f32; c * d];
@@ -41,7 +41,7 @@ pub fn hmc_step(
                 y[k] += eps * p[k];
             }
         }
-        target.energy_and_grad(&y, &mut ey, &mut gy);
+        target.energy_and_grad(&y, &mut ey, &mut gy)?;
         for i in 0..c {
             let eps = chains.step[i];
             for k in i * d..(i + 1) * d {
@@ -62,5 +62,5 @@ pub fn hmc_step(
     let u = chains.uniforms(streams, "mcmc-hmc-accept", step);
     let (accept, prob) = metropolis(&log_alpha, &u);
     chains.accept(&accept, &y, &ey, &gy);
-    prob
+    Ok(prob)
 }

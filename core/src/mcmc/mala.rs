@@ -14,7 +14,7 @@ pub fn mala_step(
     chains: &mut Chains,
     streams: &RngStreams,
     step: u64,
-) -> Vec<f64> {
+) -> anyhow::Result<Vec<f64>> {
     let d = chains.dim;
     let c = chains.len();
     let mut xi = vec![0f32; c * d];
@@ -29,7 +29,7 @@ pub fn mala_step(
     }
     let mut ey = vec![0f32; c];
     let mut gy = vec![0f32; c * d];
-    target.energy_and_grad(&y, &mut ey, &mut gy);
+    target.energy_and_grad(&y, &mut ey, &mut gy)?;
     let log_alpha: Vec<f64> = (0..c)
         .map(|i| {
             let eps = chains.step[i] as f64;
@@ -51,5 +51,5 @@ pub fn mala_step(
     let u = chains.uniforms(streams, "mcmc-mala-accept", step);
     let (accept, prob) = metropolis(&log_alpha, &u);
     chains.accept(&accept, &y, &ey, &gy);
-    prob
+    Ok(prob)
 }

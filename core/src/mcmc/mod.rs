@@ -168,7 +168,7 @@ pub fn run_mcmc(
     let max_move = 0.02 * scale;
     let lr = 1e-2 * scale * scale;
     for t in 0..s.descent_steps {
-        target.energy_and_grad(&x, &mut e, &mut g);
+        target.energy_and_grad(&x, &mut e, &mut g)?;
         for (xi, gi) in x.iter_mut().zip(&g) {
             let d = (lr * gi).clamp(-max_move, max_move);
             if d.is_finite() {
@@ -185,7 +185,7 @@ pub fn run_mcmc(
     if s.sign_flip {
         let neg: Vec<f32> = chains.x.iter().map(|v| -v).collect();
         let mut e = vec![0f32; chains.len()];
-        target.energy(&neg, &mut e);
+        target.energy(&neg, &mut e)?;
         for (a, b) in e.iter().zip(&chains.energy) {
             anyhow::ensure!(
                 (a - b).abs() <= 1e-4 * b.abs().max(1.0),
@@ -210,7 +210,7 @@ pub fn run_mcmc(
         }
     };
     let mut t_global = 0u64;
-    let advance = |chains: &mut Chains, t: u64| -> Vec<f64> {
+    let advance = |chains: &mut Chains, t: u64| -> anyhow::Result<Vec<f64>> {
         match s.method {
             Method::Mala => mala::mala_step(target, chains, streams, t),
             Method::Hmc(l) => hmc::hmc_step(target, chains, streams, t, l),
@@ -219,7 +219,7 @@ pub fn run_mcmc(
 
     // 2. Burn-in with adaptation.
     for t in 0..s.burn_in {
-        let prob = advance(&mut chains, t_global);
+        let prob = advance(&mut chains, t_global)?;
         flip(&mut chains, t_global);
         t_global += 1;
         let gain = 1.0 / (t as f64 + 3.0).powf(0.6);
@@ -236,7 +236,7 @@ pub fn run_mcmc(
     // 3. Pilot: tau of the energy.
     let mut trace = Vec::with_capacity(s.pilot * s.chains);
     for t in 0..s.pilot {
-        advance(&mut chains, t_global);
+        advance(&mut chains, t_global)?;
         flip(&mut chains, t_global);
         t_global += 1;
         trace.extend(chains.energy.iter().map(|&v| v as f64));
@@ -256,7 +256,7 @@ pub fn run_mcmc(
     let mut recorded = Vec::with_capacity(per_chain * s.chains);
     let mut accept_sum = 0f64;
     for t in 0..production_steps {
-        let prob = advance(&mut chains, t_global);
+        let prob = advance(&mut chains, t_global)?;
         flip(&mut chains, t_global);
         t_global += 1;
         accept_sum += prob.iter().sum::<f64>();
@@ -306,11 +306,11 @@ mod tests {
         fn dim(&self) -> usize {
             self.0.len()
         }
-        fn energy(&self, x: &[f32], e: &mut [f32]) {
+        fn energy(&self, x: &[f32], e: &mut [f32]) -> anyhow::Result<()> {
             let mut g = vec![0f32; x.len()];
             self.energy_and_grad(x, e, &mut g)
         }
-        fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) {
+        fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) -> anyhow::Result<()> {
             let d = self.0.len();
             for (i, ei) in e.iter_mut().enumerate() {
                 *ei = 0.0;
@@ -320,6 +320,7 @@ mod tests {
                     g[i * d + k] = x[i * d + k] / s2;
                 }
             }
+            Ok(())
         }
     }
 

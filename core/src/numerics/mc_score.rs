@@ -88,7 +88,7 @@ impl McScore {
         call: u64,
         score: &mut [f32],
         log_p_hat: &mut [f32],
-    ) {
+    ) -> anyhow::Result<()> {
         let dim = target.dim();
         let n = h.len();
         assert_eq!(x.len(), n * dim);
@@ -101,7 +101,7 @@ impl McScore {
             .zip(score.par_chunks_mut(CHUNK_ROWS * dim))
             .zip(log_p_hat.par_chunks_mut(CHUNK_ROWS))
             .enumerate()
-            .for_each_init(
+            .try_for_each_init(
                 || Scratch {
                     y: vec![0.0; k * dim],
                     e: vec![0.0; k],
@@ -122,14 +122,15 @@ impl McScore {
                                 *a = (b + sd * *a) * self.scale;
                             }
                         }
-                        target.energy_and_grad(&sc.y, &mut sc.e, &mut sc.g);
+                        target.energy_and_grad(&sc.y, &mut sc.e, &mut sc.g)?;
                         let out = &mut sc_out[r * dim..(r + 1) * dim];
                         lp_out[r] =
                             weighted_score(&mut sc.e, &sc.g, self.scale, &mut sc.acc, out) - ln_k;
                         self.clip.apply(out);
                     }
+                    Ok(())
                 },
-            );
+            )
     }
 }
 
@@ -194,7 +195,7 @@ pub fn integrate_with_mc_score(
         h.iter_mut().for_each(|v| *v = sde.schedule.h(t) as f32);
         let c = (call << 20) | step;
         step += 1;
-        mc.estimate(target, xs, &h, &streams.derive("mc-sde"), c, out, &mut lp);
+        mc.estimate(target, xs, &h, &streams.derive("mc-sde"), c, out, &mut lp)?;
         anyhow::ensure!(
             out.iter().all(|v| v.is_finite()),
             "the Monte Carlo score is not finite at t = {t:.4}: every one of the K samples has a non-finite energy"

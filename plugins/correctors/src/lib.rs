@@ -30,7 +30,7 @@ fn log_weights(
     let n = samples.n();
     anyhow::ensure!(n >= 2, "{who} needs at least 2 proposals");
     let mut e = vec![0f32; n];
-    target.energy(&samples.x, &mut e);
+    target.energy(&samples.x, &mut e)?;
     let lw = e
         .iter()
         .zip(lq)
@@ -180,7 +180,7 @@ nsamp_core::register!(
 mod tests {
     use super::*;
     use nsamp_core::numerics::rng::fill_normal;
-    use nsamp_core::Target;
+    use nsamp_core::{ExactSampler, Target};
 
     /// The 2-D standard normal: E = |x|^2 / 2, log Z = log(2 pi).
     struct Normal2;
@@ -188,14 +188,26 @@ mod tests {
         fn dim(&self) -> usize {
             2
         }
-        fn energy(&self, x: &[f32], e: &mut [f32]) {
+        fn energy(&self, x: &[f32], e: &mut [f32]) -> anyhow::Result<()> {
             for (r, e) in x.chunks(2).zip(e) {
                 *e = 0.5 * (r[0] * r[0] + r[1] * r[1]);
             }
+            Ok(())
         }
-        fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) {
-            self.energy(x, e);
+        fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) -> anyhow::Result<()> {
+            self.energy(x, e)?;
             g.copy_from_slice(x);
+            Ok(())
+        }
+        fn exact(&self) -> Option<&dyn ExactSampler> {
+            Some(self)
+        }
+    }
+    impl ExactSampler for Normal2 {
+        fn sample(&self, n: usize, rng: &mut nsamp_core::numerics::rng::Rng) -> Vec<f32> {
+            let mut x = vec![0f32; 2 * n];
+            fill_normal(rng, &mut x);
+            x
         }
         fn log_z(&self) -> Option<f64> {
             Some((2.0 * std::f64::consts::PI).ln())

@@ -111,7 +111,7 @@ impl Objective for Dem {
             step,
             &mut self.target_score,
             &mut self.log_p,
-        );
+        )?;
         st.check_scores(step, &self.target_score, &self.batch.t)?;
         let model = cx
             .model

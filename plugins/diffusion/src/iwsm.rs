@@ -95,7 +95,7 @@ impl Objective for IwSm {
             step,
             &mut self.scores,
             &mut self.log_p,
-        );
+        )?;
         st.check_scores(step, &self.scores, &self.batch.t_rep)?;
         let (wbar, summary) = match self.cfg.weighting {
             Weighting::Uniform => (vec![1.0 / j as f32; b * j], SnisSummary::uniform(j)),

@@ -137,7 +137,7 @@ impl Model for Egnn {
 impl ModelConfig for EgnnConfig {
     fn build(&self, shape: &ModelShape, vb: VarBuilder) -> anyhow::Result<Box<dyn Model>> {
         let p = shape
-            .particles
+            .particles()
             .ok_or_else(|| anyhow::anyhow!("Egnn needs a particle target (DW-4, LJ-13, ...)"))?;
         anyhow::ensure!(
             self.layers >= 1 && self.hidden >= 1,

@@ -183,7 +183,7 @@ impl Objective for FlowObjective {
                 let mut en = vec![0f32; n];
                 self.ensemble_score = vec![0f32; self.ensemble.len()];
                 cx.target
-                    .energy_and_grad(&self.ensemble, &mut en, &mut self.ensemble_score);
+                    .energy_and_grad(&self.ensemble, &mut en, &mut self.ensemble_score)?;
                 // The target score is -grad E.
                 self.ensemble_score.iter_mut().for_each(|v| *v = -*v);
             }
@@ -210,7 +210,7 @@ impl Objective for FlowObjective {
             let xv = x.flatten_all()?.to_vec1::<f32>()?;
             let mut e = vec![0f32; b];
             let mut g = vec![0f32; b * d];
-            cx.target.energy_and_grad(&xv, &mut e, &mut g);
+            cx.target.energy_and_grad(&xv, &mut e, &mut g)?;
             let g = Tensor::from_vec(g, (b, d), cx.device)?;
             // Surrogate with the RKL's gradient: mean log q + mean <x, grad E(x)> (grad E constant).
             let surrogate = (logq.mean_all()? + (x * g)?.sum(D::Minus1)?.mean_all()?)?;

@@ -5,7 +5,7 @@ use nsamp_core::numerics::rng::Rng;
 use nsamp_core::rand::Rng as _;
 use nsamp_core::rand_distr::{Distribution, StandardNormal};
 use nsamp_core::target::MixtureView;
-use nsamp_core::{Target, TargetConfig};
+use nsamp_core::{ExactSampler, Target, TargetConfig};
 
 /// A normalised Gaussian mixture p(x) = sum_c w_c N(x; mu_c, diag sigma_c^2); E = -log p, Z = 1.
 #[derive(Debug, Clone)]
@@ -95,15 +95,35 @@ impl Target for Mixture {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn energy(&self, x: &[f32], energy: &mut [f32]) {
+    fn energy(&self, x: &[f32], energy: &mut [f32]) -> anyhow::Result<()> {
         self.kernel
             .eval(x, energy, None, &mut self.kernel.scratch());
+        Ok(())
     }
-    fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]) {
+    fn energy_and_grad(
+        &self,
+        x: &[f32],
+        energy: &mut [f32],
+        grad: &mut [f32],
+    ) -> anyhow::Result<()> {
         self.kernel
             .eval(x, energy, Some(grad), &mut self.kernel.scratch());
+        Ok(())
     }
-    fn exact_sample(&self, n: usize, rng: &mut Rng) -> Option<Vec<f32>> {
+    fn exact(&self) -> Option<&dyn ExactSampler> {
+        Some(self)
+    }
+    fn natural_scale(&self) -> f32 {
+        self.scale
+    }
+    fn plot_bounds(&self) -> Option<((f32, f32), (f32, f32))> {
+        self.bounds
+    }
+}
+
+/// Exact draws: a component by its weight, then its Gaussian; log Z = 0 (normalised density).
+impl ExactSampler for Mixture {
+    fn sample(&self, n: usize, rng: &mut Rng) -> Vec<f32> {
         let mut out = Vec::with_capacity(n * self.dim);
         for _ in 0..n {
             let u: f64 = rng.random();
@@ -116,19 +136,13 @@ impl Target for Mixture {
                 out.push(self.view.means[c * self.dim + d] + self.view.stds[c * self.dim + d] * z);
             }
         }
-        Some(out)
+        out
     }
     fn log_z(&self) -> Option<f64> {
         Some(0.0)
     }
-    fn natural_scale(&self) -> f32 {
-        self.scale
-    }
     fn mixture(&self) -> Option<&MixtureView> {
         Some(&self.view)
-    }
-    fn plot_bounds(&self) -> Option<((f32, f32), (f32, f32))> {
-        self.bounds
     }
 }
 

@@ -12,7 +12,7 @@ use crate::pair::LjPair;
 use crate::PairSystem;
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig, PushKernelArg};
 use nsamp_core::target::Particles;
-use nsamp_core::Target;
+use nsamp_core::{Target, TargetStructure};
 use std::sync::{Arc, Mutex};
 
 /// Largest spatial dimension the kernel handles.
@@ -166,7 +166,10 @@ impl CudaLennardJones {
             return Ok(());
         }
         let Particles { n, spatial_dim } = self.cpu.particles;
-        let gpu = self.gpu.lock().expect("GPU mutex poisoned");
+        let gpu = self
+            .gpu
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the GPU state is poisoned by an earlier failure"))?;
         let s = &gpu.stream;
         let xd = s.clone_htod(x)?;
         let mut ed = s.alloc_zeros::<f32>(rows)?;
@@ -207,16 +210,21 @@ impl Target for CudaLennardJones {
     fn dim(&self) -> usize {
         self.cpu.dim()
     }
-    fn particles(&self) -> Option<Particles> {
-        Some(self.cpu.particles)
+    fn structure(&self) -> TargetStructure {
+        TargetStructure::Particles(self.cpu.particles)
     }
-    fn energy(&self, x: &[f32], energy: &mut [f32]) {
-        // The Target interface has no error channel: a failing GPU call (lost device) is fatal.
+    fn energy(&self, x: &[f32], energy: &mut [f32]) -> anyhow::Result<()> {
+        // A failing GPU call (a lost device) is an error with CUDA's message, not a panic.
         self.run(x, energy, None)
-            .unwrap_or_else(|e| panic!("CUDA Lennard-Jones energy: {e:#}"))
+            .map_err(|e| e.context("CUDA Lennard-Jones energy"))
     }
-    fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]) {
+    fn energy_and_grad(
+        &self,
+        x: &[f32],
+        energy: &mut [f32],
+        grad: &mut [f32],
+    ) -> anyhow::Result<()> {
         self.run(x, energy, Some(grad))
-            .unwrap_or_else(|e| panic!("CUDA Lennard-Jones energy and gradient: {e:#}"))
+            .map_err(|e| e.context("CUDA Lennard-Jones energy and gradient"))
     }
 }

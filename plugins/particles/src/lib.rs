@@ -17,7 +17,7 @@ pub mod pair;
 
 use nsamp_core::rayon::prelude::*;
 use nsamp_core::target::Particles;
-use nsamp_core::{Device, Target, TargetConfig};
+use nsamp_core::{Device, Target, TargetConfig, TargetStructure};
 pub use pair::{DoubleWellPair, LjPair, PairPotential};
 
 /// Configurations per parallel chunk.
@@ -127,10 +127,10 @@ impl<P: PairPotential> Target for PairSystem<P> {
     fn dim(&self) -> usize {
         self.particles.n * self.particles.spatial_dim
     }
-    fn particles(&self) -> Option<Particles> {
-        Some(self.particles)
+    fn structure(&self) -> TargetStructure {
+        TargetStructure::Particles(self.particles)
     }
-    fn energy(&self, x: &[f32], energy: &mut [f32]) {
+    fn energy(&self, x: &[f32], energy: &mut [f32]) -> anyhow::Result<()> {
         let dim = self.dim();
         energy
             .par_chunks_mut(CHUNK)
@@ -144,8 +144,14 @@ impl<P: PairPotential> Target for PairSystem<P> {
                     self.block(xb, eb, None, &mut sc);
                 }
             });
+        Ok(())
     }
-    fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]) {
+    fn energy_and_grad(
+        &self,
+        x: &[f32],
+        energy: &mut [f32],
+        grad: &mut [f32],
+    ) -> anyhow::Result<()> {
         let dim = self.dim();
         energy
             .par_chunks_mut(CHUNK)
@@ -161,6 +167,7 @@ impl<P: PairPotential> Target for PairSystem<P> {
                     self.block(xb, eb, Some(gb), &mut sc);
                 }
             });
+        Ok(())
     }
 }
 
@@ -361,8 +368,8 @@ mod tests {
         x.iter_mut().for_each(|v| *v *= spread);
         let (mut e1, mut e0) = (vec![0f32; rows], vec![0f32; rows]);
         let mut g1 = vec![0f32; rows * dim];
-        sys.energy_and_grad(&x, &mut e1, &mut g1);
-        sys.energy(&x, &mut e0);
+        sys.energy_and_grad(&x, &mut e1, &mut g1).unwrap();
+        sys.energy(&x, &mut e0).unwrap();
         for r in 0..rows {
             let xr = &x[r * dim..(r + 1) * dim];
             let mut g2 = vec![0f32; dim];

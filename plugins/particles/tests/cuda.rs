@@ -68,10 +68,10 @@ fn gpu_matches_cpu() {
         x.iter_mut().for_each(|v| *v *= 1.3);
         let (mut e1, mut e2) = (vec![0f32; rows], vec![0f32; rows]);
         let (mut g1, mut g2) = (vec![0f32; rows * dim], vec![0f32; rows * dim]);
-        cpu.energy_and_grad(&x, &mut e1, &mut g1);
-        gpu.energy_and_grad(&x, &mut e2, &mut g2);
+        cpu.energy_and_grad(&x, &mut e1, &mut g1).unwrap();
+        gpu.energy_and_grad(&x, &mut e2, &mut g2).unwrap();
         let mut e3 = vec![0f32; rows];
-        gpu.energy(&x, &mut e3);
+        gpu.energy(&x, &mut e3).unwrap();
         for r in 0..rows {
             let rel = (e1[r] - e2[r]).abs() / e1[r].abs().max(1.0);
             assert!(rel < 1e-5, "{name} row {r}: cpu {} gpu {}", e1[r], e2[r]);

@@ -13,7 +13,7 @@
 pub mod observables;
 
 use nsamp_core::rayon::prelude::*;
-use nsamp_core::{Target, TargetConfig};
+use nsamp_core::{Target, TargetConfig, TargetStructure};
 
 /// The phi^4 action on an L x L periodic lattice.
 #[derive(Debug, Clone)]
@@ -75,10 +75,10 @@ impl Target for Phi4 {
     fn dim(&self) -> usize {
         self.l * self.l
     }
-    fn lattice_side(&self) -> Option<usize> {
-        Some(self.l)
+    fn structure(&self) -> TargetStructure {
+        TargetStructure::Lattice { side: self.l }
     }
-    fn energy(&self, x: &[f32], energy: &mut [f32]) {
+    fn energy(&self, x: &[f32], energy: &mut [f32]) -> anyhow::Result<()> {
         let d = self.dim();
         energy
             .par_chunks_mut(CHUNK)
@@ -88,8 +88,14 @@ impl Target for Phi4 {
                     *ei = self.one(xi, None);
                 }
             });
+        Ok(())
     }
-    fn energy_and_grad(&self, x: &[f32], energy: &mut [f32], grad: &mut [f32]) {
+    fn energy_and_grad(
+        &self,
+        x: &[f32],
+        energy: &mut [f32],
+        grad: &mut [f32],
+    ) -> anyhow::Result<()> {
         let d = self.dim();
         energy
             .par_chunks_mut(CHUNK)
@@ -104,6 +110,7 @@ impl Target for Phi4 {
                     *ei = self.one(xi, Some(gi));
                 }
             });
+        Ok(())
     }
 }
 

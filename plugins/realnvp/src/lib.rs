@@ -78,14 +78,14 @@ impl ModelConfig for RealNvpConfig {
         );
         let conv_side = match self.conditioner {
             ConditionerKind::Mlp => None,
-            ConditionerKind::Conv => Some(shape.lattice_side.ok_or_else(|| {
+            ConditionerKind::Conv => Some(shape.lattice_side().ok_or_else(|| {
                 anyhow::anyhow!("RealNvp: conditioner Conv needs a lattice target (Phi4); use Mlp")
             })?),
         };
         let layers = (0..self.layers)
             .map(|k| {
                 Coupling::new(
-                    &mask(shape.dim, shape.lattice_side, k),
+                    &mask(shape.dim, shape.lattice_side(), k),
                     self.hidden,
                     self.scale_bound,
                     conv_side,

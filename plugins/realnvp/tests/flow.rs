@@ -9,6 +9,7 @@ use nsamp_core::candle_nn::VarMap;
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::params::seeded_var_builder;
 use nsamp_core::registry::{families, Spec};
+use nsamp_core::TargetStructure;
 use nsamp_core::{Model, ModelShape};
 use nsamp_plugin_realnvp as _;
 
@@ -33,8 +34,10 @@ fn flow_of(
         .build(
             &ModelShape {
                 dim,
-                particles: None,
-                lattice_side,
+                structure: match lattice_side {
+                    Some(side) => TargetStructure::Lattice { side },
+                    None => TargetStructure::Flat,
+                },
             },
             vb,
         )
@@ -242,17 +245,7 @@ fn untrained_flow_is_the_scaled_identity() {
     let vm = VarMap::new();
     let vb = seeded_var_builder(&vm, RngStreams::new(0), DType::F64, &Device::Cpu);
     let spec: Spec<families::Model> = Spec::from_ron("RealNvp(scale: 2.0)").unwrap();
-    let m = spec
-        .config
-        .build(
-            &ModelShape {
-                dim: 3,
-                particles: None,
-                lattice_side: None,
-            },
-            vb,
-        )
-        .unwrap();
+    let m = spec.config.build(&ModelShape::flat(3), vb).unwrap();
     let z = normal(5, 3, 1);
     let (x, _) = m.as_flow().unwrap().sample_with_log_prob(&z).unwrap();
     let diff = ((x / 2.0).unwrap() - z)

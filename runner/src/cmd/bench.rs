@@ -87,9 +87,9 @@ fn lj55(iters: usize, device: nsamp_core::Device) -> anyhow::Result<[(f64, f64);
         for i in 0..iters.min(20) + 2 {
             let t = Instant::now();
             if w == 0 {
-                target.energy(&x, &mut e);
+                target.energy(&x, &mut e)?;
             } else {
-                target.energy_and_grad(&x, &mut e, &mut g);
+                target.energy_and_grad(&x, &mut e, &mut g)?;
             }
             if i >= 2 {
                 times.push(t.elapsed().as_secs_f64());
@@ -177,7 +177,7 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     let mut times = Vec::new();
     for i in 0..iters + 3 {
         let t = Instant::now();
-        mc.estimate(&target, &x, &h, &streams, i as u64, &mut s, &mut lp);
+        mc.estimate(&target, &x, &h, &streams, i as u64, &mut s, &mut lp)?;
         if i >= 3 {
             times.push(t.elapsed().as_secs_f64());
         }

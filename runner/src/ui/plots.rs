@@ -107,7 +107,7 @@ pub fn write_all(dir: &Path, set: &SampleSet<'_>) -> PlotResult {
         &dir.join("energy_hist.png"),
         "energy histogram: samples (red) vs reference (black)",
         "E(x)",
-        &energies(target, samples),
+        &energies(target, samples)?,
         set.reference_energy,
     )
 }
@@ -146,7 +146,7 @@ pub fn samples_2d(
 ) -> PlotResult {
     ensure_font();
     let w = window(target, reference);
-    let bands = density_bands(target, w);
+    let bands = density_bands(target, w)?;
     let width = if raw.is_some() { 1800 } else { 900 };
     let root = BitMapBackend::new(path, (width, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -169,11 +169,11 @@ pub fn samples_2d(
     Ok(())
 }
 
+/// A grid cell (x0, y0, x1, y1) and its log-density band.
+type Band = (f32, f32, f32, f32, u8);
+
 /// Cells of a 180 x 180 grid over the window with their log-density band (0..12, 2 nats each).
-fn density_bands(
-    target: &dyn Target,
-    w: ((f32, f32), (f32, f32)),
-) -> Vec<(f32, f32, f32, f32, u8)> {
+fn density_bands(target: &dyn Target, w: ((f32, f32), (f32, f32))) -> anyhow::Result<Vec<Band>> {
     let ((x0, x1), (y0, y1)) = w;
     let g = 180usize;
     let (dx, dy) = ((x1 - x0) / g as f32, (y1 - y0) / g as f32);
@@ -185,9 +185,9 @@ fn density_bands(
             ]
         })
         .collect();
-    let e = energies(target, &grid);
+    let e = energies(target, &grid)?;
     let emin = e.iter().copied().fold(f32::INFINITY, f32::min);
-    (0..g * g)
+    Ok((0..g * g)
         .filter_map(|i| {
             let band = ((e[i] - emin) / 2.0).floor();
             let (cx, cy) = (x0 + (i % g) as f32 * dx, y0 + (i / g) as f32 * dy);
@@ -195,7 +195,7 @@ fn density_bands(
                 .contains(&band)
                 .then_some((cx, cy, cx + dx, cy + dy, band as u8))
         })
-        .collect()
+        .collect())
 }
 
 /// One scatter panel: bands, reference (grey), samples (red); the caption counts the samples
@@ -204,7 +204,7 @@ fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     w: ((f32, f32), (f32, f32)),
-    bands: &[(f32, f32, f32, f32, u8)],
+    bands: &[Band],
     samples: &[f32],
     reference: &[f32],
 ) -> PlotResult {
