@@ -1,11 +1,12 @@
-//! `nsamp bench`: times the hot paths at the papers' GMM-40 setting. Figures go to BENCHMARKS.md.
+//! `nsamp bench`: times the hot paths on workloads built from the shipped recipes (the papers'
+//! GMM-40 setting, the ScoreNF grid) and presets (LJ-55). Figures go to BENCHMARKS.md.
 
 use nsamp_core::candle_nn::VarMap;
 use nsamp_core::experiment::Assembled;
-use nsamp_core::numerics::mc_score::{McScore, ScoreClip};
 use nsamp_core::numerics::rng::RngStreams;
-use nsamp_core::numerics::schedule::GeometricSchedule;
-use nsamp_core::{train, CountedTarget, Recipe};
+use nsamp_core::{train, Recipe};
+use nsamp_plugin_diffusion::settings::resolve_scale;
+use nsamp_plugin_diffusion::IdemConfig;
 use std::time::Instant;
 
 fn median_ms(mut v: Vec<f64>) -> (f64, f64) {
@@ -13,45 +14,91 @@ fn median_ms(mut v: Vec<f64>) -> (f64, f64) {
     (v[v.len() / 2] * 1e3, v[0] * 1e3)
 }
 
-const RECIPE: &str = r#"Recipe(
-    name: "bench-gmm40-idem", seed: 0,
-    target: Gmm40(),
-    model: ScoreMlp(),
-    objective: Idem(mc: (samples: 500), buffer: (init: Prior)),
-    train: (steps: 0, batch: 512, lr: 5e-4, grad_clip: 0.5),
-    eval: (metrics: []),
-)"#;
+/// A workload: a recipe shipped in recipes/ (compiled in, so `nsamp bench` runs anywhere) and
+/// the overrides that make it a single-step measurement.
+struct Workload {
+    label: &'static str,
+    path: &'static str,
+    text: &'static str,
+    sets: &'static [&'static str],
+}
 
-/// Flow training steps: (label, recipe).
-const FLOW_RECIPES: [(&str, &str); 5] = [
-    (
-        "flow_rkl_step MOG-8 B=256 RealNvp 8x64 (37k)",
-        r#"Recipe(name: "bench-flow-rkl", seed: 0, target: Mog8(), model: RealNvp(layers: 8, hidden: 64, scale: 3.0), objective: Rkl(), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+macro_rules! workload {
+    ($label:literal, $path:literal, [$($set:literal),*]) => {
+        Workload {
+            label: $label,
+            path: $path,
+            text: include_str!(concat!("../../../", $path)),
+            sets: &[$($set),*],
+        }
+    };
+}
+
+impl Workload {
+    /// The recipe with its overrides.
+    fn recipe(&self) -> anyhow::Result<Recipe> {
+        let sets: Vec<String> = self.sets.iter().map(|s| s.to_string()).collect();
+        Recipe::parse(self.text, self.path)?.with_overrides(&sets)
+    }
+}
+
+/// The papers' GMM-40 settings (B = 512, K = 500, the 99k-parameter score MLP); the initial
+/// buffer from the prior, so that assembly costs nothing.
+const IDEM: Workload = workload!(
+    "idem_step GMM-40 B=512 K=500 MLP99k",
+    "recipes/table1/gmm40_idem.ron",
+    ["objective.buffer.init=Prior"]
+);
+const IWSM: Workload = workload!(
+    "iwsm_step GMM-40 B=512 K=500 J=5",
+    "recipes/table1/gmm40_iwsm.ron",
+    ["objective.buffer.init=Prior"]
+);
+/// DwES with L = 500: 10 reverse-SDE steps for 1,000 samples (reported per step).
+const DWES: Workload = workload!(
+    "dwes_sde_step GMM-40 n=1000 L=500",
+    "recipes/table1/gmm40_dwes500.ron",
+    ["sampler.sde.steps=10"]
+);
+
+/// Flow training steps of the ScoreNF grid's recipes.
+const FLOWS: [Workload; 4] = [
+    workload!(
+        "flow_rkl_step MOG-8 B=256 RealNvp 16x64",
+        "recipes/flows/mog8_rkl.ron",
+        []
     ),
-    (
-        "flow_scorenf_step MOG-8 B=256 (RKL + SM)",
-        r#"Recipe(name: "bench-flow-snf", seed: 0, target: Mog8(), model: RealNvp(layers: 8, hidden: 64, scale: 3.0), objective: ScoreNf(sm: 10.0, ensemble: Exact(1000)), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+    workload!(
+        "flow_scorenf_step MOG-8 B=256 (RKL + 10 SM)",
+        "recipes/flows/mog8_scorenf.ron",
+        []
     ),
-    (
-        "flow_rkl_step phi4 L=8 B=256 RealNvp 8x128 MLP",
-        r#"Recipe(name: "bench-flow-phi4", seed: 0, target: Phi4(), model: RealNvp(layers: 8, hidden: 128), objective: Rkl(), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+    workload!(
+        "flow_rkl_step phi4 L=8 B=256 16x8 Conv",
+        "recipes/flows/phi4_lambda8_rkl.ron",
+        []
     ),
-    (
-        "flow_rkl_step phi4 L=8 B=256 RealNvp 16x8 Conv",
-        r#"Recipe(name: "bench-flow-phi4c", seed: 0, target: Phi4(), model: RealNvp(layers: 16, hidden: 8, conditioner: Conv), objective: Rkl(), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
-    ),
-    (
+    workload!(
         "flow_scorenf_step phi4 L=8 B=256 16x8 Conv",
-        r#"Recipe(name: "bench-flow-phi4c-snf", seed: 0, target: Phi4(), model: RealNvp(layers: 16, hidden: 8, conditioner: Conv), objective: ScoreNf(sm: 1.0, ensemble: Mcmc(size: 256, method: Hmc(10), chains: 64, burn_in: 100, pilot: 50)), train: (steps: 0, batch: 256, lr: 1e-3), eval: (metrics: []))"#,
+        "recipes/flows/phi4_lambda8_scorenf.ron",
+        [
+            "objective.ensemble.size=256",
+            "objective.ensemble.burn_in=100",
+            "objective.ensemble.pilot=50"
+        ]
     ),
 ];
 
 /// Median and min of one full training step of `recipe`: batch, Monte Carlo score, forward,
 /// backward, clip, Adam (the trainer's own code path).
-fn time_step(recipe: &str, iters: usize) -> anyhow::Result<(f64, f64)> {
-    let mut asm = Assembled::new(Recipe::parse(recipe, "bench")?)?;
-    let vm: VarMap = asm.varmap.clone().unwrap();
-    let mut trainer = train::Trainer::new(&vm, 5e-4, Some(0.5))?;
+fn time_step(w: &Workload, iters: usize) -> anyhow::Result<(f64, f64)> {
+    let mut asm = Assembled::new(w.recipe()?)?;
+    let vm: VarMap = asm
+        .varmap
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("bench: {} trains no network", w.path))?;
+    let settings = asm.recipe.train.clone();
+    let mut trainer = train::Trainer::new(&vm, settings.lr, settings.grad_clip)?;
     let (objective, cx) = asm.split();
     let objective = objective.ok_or_else(|| anyhow::anyhow!("bench: not a trained method"))?;
     objective.init(&cx)?;
@@ -101,79 +148,33 @@ fn lj55(iters: usize, device: nsamp_core::Device) -> anyhow::Result<[(f64, f64);
     Ok(out)
 }
 
-/// Runs the benchmark and prints a table; `only` restricts it to one group (`gmm`, `lj55`,
-/// `flow`).
-pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
-    anyhow::ensure!(iters >= 3, "--iters must be at least 3");
-    let threads = crate::threads::current();
-    if let Some(o) = only {
-        anyhow::ensure!(
-            o == "gmm" || o == "lj55" || o == "flow",
-            "--only: unknown group `{o}` (gmm, lj55, flow)"
-        );
-    }
-    if only.is_none() || only == Some("flow") {
-        nsamp_core::experiment::ensure_registry()?;
-        println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
-        for (what, recipe) in FLOW_RECIPES {
-            let (med, min) = time_step(recipe, iters)?;
-            println!("  {what:<44} {med:8.2} ms  {min:8.2} ms");
-        }
-        if only == Some("flow") {
-            return Ok(());
-        }
-    }
-    if only != Some("gmm") {
-        nsamp_core::experiment::ensure_registry()?;
-        let [e, eg] = lj55(iters, nsamp_core::Device::Cpu)?;
-        println!("nsamp bench: threads={threads} (median of up to 20)");
-        println!(
-            "  lj55_energy      512 x 100 configs   {:8.2} ms  ({:.3e} configs/s)",
-            e.0, e.1
-        );
-        println!(
-            "  lj55_energy_grad 512 x 100 configs   {:8.2} ms  ({:.3e} configs/s)",
-            eg.0, eg.1
-        );
-        // The same on GPU 0, where this build and machine have one.
-        match lj55(iters, nsamp_core::Device::Cuda(0)) {
-            Ok([e, eg]) => {
-                println!(
-                    "  lj55_energy      Cuda(0), with copies {:8.2} ms  ({:.3e} configs/s)",
-                    e.0, e.1
-                );
-                println!(
-                    "  lj55_energy_grad Cuda(0), with copies {:8.2} ms  ({:.3e} configs/s)",
-                    eg.0, eg.1
-                );
-            }
-            Err(err) => println!("  lj55 on Cuda(0): not measured ({err:#})"),
-        }
-        if only == Some("lj55") {
-            return Ok(());
-        }
-    }
-    let recipe = Recipe::parse(RECIPE, "bench")?;
-    let asm = Assembled::new(recipe)?;
-    let target: CountedTarget = asm.target.clone();
-    let sched = GeometricSchedule::new(1e-5, 1.0)?;
+/// The Monte Carlo score S_K of the iDEM recipe on B points spread like a training batch
+/// (x_0 exact, t uniform): (median ms, min ms).
+fn mc_score(iters: usize) -> anyhow::Result<(f64, f64)> {
+    let recipe = IDEM.recipe()?;
+    let asm = Assembled::new(recipe.clone())?;
+    let target = asm.target.clone();
+    let objective = recipe
+        .objective
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("bench: the iDEM recipe names no objective"))?;
+    let json = serde_json::to_value(objective)?;
+    let cfg: IdemConfig = serde_json::from_value(json["Idem"].clone())?;
+    let settings = cfg.settings();
+    let scale = resolve_scale(settings.scale, &target)?;
+    let mc = settings.mc.mc_score(scale, target.inner().particles());
+    let sched = settings.schedule.schedule()?;
+    let b = recipe.train.batch;
     let streams = RngStreams::new(0);
-    let b = 512;
-    // Points spread like a training batch: x_t around the means, t uniform.
-    let mut rng = streams.stream("bench", 0);
-    let x0 = target.inner().exact_sample(b, &mut rng).unwrap();
-    let x: Vec<f32> = x0.iter().map(|v| v / 50.0).collect();
+    let x0 = target
+        .inner()
+        .exact_sample(b, &mut streams.stream("bench", 0))
+        .ok_or_else(|| anyhow::anyhow!("bench: GMM-40 has an exact sampler"))?;
+    let x: Vec<f32> = x0.iter().map(|v| v / scale).collect();
     let h: Vec<f32> = (0..b)
         .map(|i| sched.h((i as f64 + 0.5) / b as f64) as f32)
         .collect();
-    let mc = McScore {
-        k: 500,
-        scale: 50.0,
-        clip: ScoreClip::Norm(70.0),
-        com_free: None,
-    };
-    let mut s = vec![0f32; b * 2];
-    let mut lp = vec![0f32; b];
+    let (mut s, mut lp) = (vec![0f32; x.len()], vec![0f32; b]);
     let mut times = Vec::new();
     for i in 0..iters + 3 {
         let t = Instant::now();
@@ -182,30 +183,92 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
             times.push(t.elapsed().as_secs_f64());
         }
     }
-    let (mc_med, mc_min) = median_ms(times);
+    Ok(median_ms(times))
+}
 
-    let idem = time_step(RECIPE, iters)?;
-    let iwsm = time_step(&RECIPE.replace("Idem(", "IwSm(snis: 5, "), iters)?;
-
-    // DwES: one reverse-SDE step (S_L with L = 500 for 1000 samples, then the update).
-    let dwes = Recipe::parse(
-        r#"Recipe(name: "bench-dwes", seed: 0, target: Gmm40(), sampler: Dwes(mc: (samples: 500), sde: (steps: 10)), eval: (metrics: []))"#,
-        "bench",
-    )?;
-    let mut dw = Assembled::new(dwes)?;
+/// One DwES reverse-SDE step (ms): the recipe's sampler over 1,000 samples and 10 steps.
+fn dwes_step() -> anyhow::Result<f64> {
+    let mut dw = Assembled::new(DWES.recipe()?)?;
     let t = Instant::now();
-    dw.draw(1000, &streams, &mut |_, _| {})?;
-    let dwes_ms = t.elapsed().as_secs_f64() * 1e3 / 10.0;
+    dw.draw(1000, &RngStreams::new(0), &mut |_, _| {})?;
+    Ok(t.elapsed().as_secs_f64() * 1e3 / 10.0)
+}
+
+/// The GMM-40 group: MC score, iDEM, IW-SM and DwES steps.
+fn gmm(iters: usize, threads: usize) -> anyhow::Result<()> {
+    let (mc_med, mc_min) = mc_score(iters)?;
+    let idem = time_step(&IDEM, iters)?;
+    let iwsm = time_step(&IWSM, iters)?;
+    let dwes_ms = dwes_step()?;
     println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
-    println!("  mc_score  GMM-40 B=512 K=500        {mc_med:8.2} ms  {mc_min:8.2} ms  ({:.1} M energy+grad/s)", (b * 500) as f64 / mc_med / 1e3);
     println!(
-        "  idem_step GMM-40 B=512 K=500 MLP99k {:8.2} ms  {:8.2} ms",
-        idem.0, idem.1
+        "  {:<36} {mc_med:8.2} ms  {mc_min:8.2} ms  ({:.1} M energy+grad/s)",
+        "mc_score  GMM-40 B=512 K=500",
+        (512 * 500) as f64 / mc_med / 1e3
+    );
+    for (w, (med, min)) in [(&IDEM, idem), (&IWSM, iwsm)] {
+        println!("  {:<36} {med:8.2} ms  {min:8.2} ms  ({})", w.label, w.path);
+    }
+    println!(
+        "  {:<36} {dwes_ms:8.2} ms  (one reverse-SDE step, 500,000 energy+grad; {})",
+        DWES.label, DWES.path
+    );
+    Ok(())
+}
+
+/// The LJ-55 group, on the CPU and, where this build and machine have one, on GPU 0.
+fn lj55_group(iters: usize, threads: usize) -> anyhow::Result<()> {
+    let [e, eg] = lj55(iters, nsamp_core::Device::Cpu)?;
+    println!("nsamp bench: threads={threads} (median of up to 20)");
+    println!(
+        "  lj55_energy      512 x 100 configs   {:8.2} ms  ({:.3e} configs/s)",
+        e.0, e.1
     );
     println!(
-        "  iwsm_step GMM-40 B=512 K=500 J=5    {:8.2} ms  {:8.2} ms",
-        iwsm.0, iwsm.1
+        "  lj55_energy_grad 512 x 100 configs   {:8.2} ms  ({:.3e} configs/s)",
+        eg.0, eg.1
     );
-    println!("  dwes_sde_step GMM-40 n=1000 L=500   {dwes_ms:8.2} ms  (one reverse-SDE step, 500,000 energy+grad)");
+    match lj55(iters, nsamp_core::Device::Cuda(0)) {
+        Ok([e, eg]) => {
+            println!(
+                "  lj55_energy      Cuda(0), with copies {:8.2} ms  ({:.3e} configs/s)",
+                e.0, e.1
+            );
+            println!(
+                "  lj55_energy_grad Cuda(0), with copies {:8.2} ms  ({:.3e} configs/s)",
+                eg.0, eg.1
+            );
+        }
+        Err(err) => println!("  lj55 on Cuda(0): not measured ({err:#})"),
+    }
+    Ok(())
+}
+
+/// Runs the benchmark and prints a table; `only` restricts it to one group (`gmm`, `lj55`,
+/// `flow`). Every workload is built from a recipe in recipes/ or a registered preset.
+pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
+    anyhow::ensure!(iters >= 3, "--iters must be at least 3");
+    if let Some(o) = only {
+        anyhow::ensure!(
+            ["gmm", "lj55", "flow"].contains(&o),
+            "--only: unknown group `{o}` (gmm, lj55, flow)"
+        );
+    }
+    nsamp_core::experiment::ensure_registry()?;
+    let threads = crate::threads::current();
+    let wants = |g: &str| only.is_none() || only == Some(g);
+    if wants("flow") {
+        println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
+        for w in &FLOWS {
+            let (med, min) = time_step(w, iters)?;
+            println!("  {:<44} {med:8.2} ms  {min:8.2} ms  ({})", w.label, w.path);
+        }
+    }
+    if wants("lj55") {
+        lj55_group(iters, threads)?;
+    }
+    if wants("gmm") {
+        gmm(iters, threads)?;
+    }
     Ok(())
 }
