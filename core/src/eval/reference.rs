@@ -94,15 +94,6 @@ pub struct Provenance {
     pub created_unix: u64,
 }
 
-fn ron_compact<T: Serialize>(v: &T) -> anyhow::Result<String> {
-    let pretty = ron::ser::PrettyConfig::new()
-        .struct_names(false)
-        .compact_structs(true)
-        .new_line("".to_string())
-        .indentor("".to_string());
-    Ok(crate::recipe::ron_options().to_string_pretty(v, pretty)?)
-}
-
 impl Reference {
     /// Whether the set can be had without drawing (checked before training: a missing file or
     /// a target without an exact sampler fails early).
@@ -165,62 +156,60 @@ impl Reference {
     }
 }
 
-/// The cached MCMC set: reused if present and whole, else drawn and written with its provenance.
-pub fn cached_mcmc(
+/// Where a cached set lives: its cache key's text and the .npy path (the .json beside it).
+struct CacheEntry {
+    key: String,
+    npy: PathBuf,
+    json: PathBuf,
+}
+
+impl CacheEntry {
+    fn new(dir: &Path, target_ron: &str, sampler_ron: &str, n: usize, seed: u64) -> CacheEntry {
+        let key = format!(
+            "nsamp {} | target {target_ron} | sampler {sampler_ron} | n {n} | seed {seed}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let slug: String = target_ron
+            .split('(')
+            .next()
+            .unwrap_or("target")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let npy = dir
+            .join("references")
+            .join(format!("{slug}-{:016x}.npy", fnv1a64(&key)));
+        let json = PathBuf::from(format!("{}.json", npy.display()));
+        CacheEntry { key, npy, json }
+    }
+
+    /// The cached rows and their provenance, if present, whole and of this key.
+    fn load(&self, n: usize, dim: usize) -> Option<(Vec<f32>, Provenance)> {
+        let rows = load_rows(&self.npy, dim).ok()?;
+        let text = std::fs::read_to_string(&self.json).ok()?;
+        let p: Provenance = serde_json::from_str(&text).ok()?;
+        (p.key == self.key && rows.len() == n * dim).then_some((rows, p))
+    }
+
+    /// Writes the rows, then the provenance (a set without provenance is never reused).
+    fn store(&self, rows: &[f32], prov: &Provenance) -> anyhow::Result<()> {
+        let dir = self.npy.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("creating the cache directory {}: {e}", dir.display()))?;
+        write_npy(&self.npy, rows, prov.dim)?;
+        write_atomic(&self.json, serde_json::to_string_pretty(prov)?.as_bytes())
+    }
+}
+
+/// Draws `n` states with `sampler` from `seed` on a fresh counter of `target`.
+fn draw(
     target: &CountedTarget,
-    target_ron: &str,
     n: usize,
     sampler: &Spec<families::Sampler>,
     seed: u64,
-    dir: &Path,
     obs: &mut dyn Observer,
-) -> anyhow::Result<ReferenceSet> {
-    let sampler_ron = ron_compact(sampler)?;
-    let key = format!(
-        "nsamp {} | target {target_ron} | sampler {sampler_ron} | n {n} | seed {seed}",
-        env!("CARGO_PKG_VERSION")
-    );
-    let slug: String = target_ron
-        .split('(')
-        .next()
-        .unwrap_or("target")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let path = dir
-        .join("references")
-        .join(format!("{slug}-{:016x}.npy", fnv1a64(&key)));
-    let json = PathBuf::from(format!("{}.json", path.display()));
-    let what = format!("{n} x {} {} reference", target.dim(), sampler.name);
-    if let (Ok(rows), Ok(text)) = (
-        load_rows(&path, target.dim()),
-        std::fs::read_to_string(&json),
-    ) {
-        if let Ok(p) = serde_json::from_str::<Provenance>(&text) {
-            if p.key == key && rows.len() == n * target.dim() {
-                obs.log(&format!(
-                    "reference: reused the cached {what} {} (drawn in {:.1} s, {} energy evals)",
-                    path.display(),
-                    p.seconds,
-                    p.energy_evals
-                ));
-                return Ok(ReferenceSet {
-                    rows,
-                    description: format!(
-                        "{n} {} states, reference_seed {seed}, cached {}",
-                        sampler.name,
-                        path.display()
-                    ),
-                });
-            }
-        }
-    }
-    obs.log(&format!(
-        "reference: drawing the {what} (first use; it will be cached at {})",
-        path.display()
-    ));
+) -> anyhow::Result<(Vec<f32>, BTreeMap<String, f64>, u64)> {
     let counted = target.recount();
-    let started = Instant::now();
     let mut s = sampler.config.build(&counted)?;
     obs.phase("reference", 1);
     let drawn = s.sample(
@@ -235,37 +224,62 @@ pub fn cached_mcmc(
         "reference: the {} sampler produced non-finite states",
         sampler.name
     );
+    Ok((drawn.x, s.report().into_iter().collect(), counted.evals()))
+}
+
+/// The cached MCMC set: reused if present and whole, else drawn and written with its provenance.
+pub fn cached_mcmc(
+    target: &CountedTarget,
+    target_ron: &str,
+    n: usize,
+    sampler: &Spec<families::Sampler>,
+    seed: u64,
+    dir: &Path,
+    obs: &mut dyn Observer,
+) -> anyhow::Result<ReferenceSet> {
+    let sampler_ron = crate::registry::to_ron_compact(sampler);
+    let entry = CacheEntry::new(dir, target_ron, &sampler_ron, n, seed);
+    let what = format!("{n} x {} {} reference", target.dim(), sampler.name);
+    let description = format!(
+        "{n} {} states, reference_seed {seed}, cached {}",
+        sampler.name,
+        entry.npy.display()
+    );
+    if let Some((rows, p)) = entry.load(n, target.dim()) {
+        obs.log(&format!(
+            "reference: reused the cached {what} {} (drawn in {:.1} s, {} energy evals)",
+            entry.npy.display(),
+            p.seconds,
+            p.energy_evals
+        ));
+        return Ok(ReferenceSet { rows, description });
+    }
+    obs.log(&format!(
+        "reference: drawing the {what} (first use; it will be cached at {})",
+        entry.npy.display()
+    ));
+    let started = Instant::now();
+    let (rows, report, energy_evals) = draw(target, n, sampler, seed, obs)?;
     let prov = Provenance {
         nsamp_version: env!("CARGO_PKG_VERSION").into(),
-        key,
+        key: entry.key.clone(),
         target: target_ron.into(),
         sampler: sampler_ron,
         n,
         dim: target.dim(),
         seed,
-        report: s.report().into_iter().collect(),
-        energy_evals: counted.evals(),
+        report,
+        energy_evals,
         seconds: started.elapsed().as_secs_f64(),
         created_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    std::fs::create_dir_all(path.parent().unwrap_or(dir))
-        .map_err(|e| anyhow::anyhow!("creating the cache directory {}: {e}", dir.display()))?;
-    write_npy(&path, &drawn.x, target.dim())?;
-    write_atomic(&json, serde_json::to_string_pretty(&prov)?.as_bytes())?;
+    entry.store(&rows, &prov)?;
     obs.log(&format!(
-        "reference: drew the {what} in {:.1} s ({} energy evals), cached at {}",
+        "reference: drew the {what} in {:.1} s ({energy_evals} energy evals), cached at {}",
         prov.seconds,
-        prov.energy_evals,
-        path.display()
+        entry.npy.display()
     ));
-    Ok(ReferenceSet {
-        rows: drawn.x,
-        description: format!(
-            "{n} {} states, reference_seed {seed}, cached {}",
-            sampler.name,
-            path.display()
-        ),
-    })
+    Ok(ReferenceSet { rows, description })
 }
