@@ -9,7 +9,6 @@ use crate::metric::{Metric, MetricInput, ModelDensity};
 use crate::numerics::pairwise::remove_mean;
 use crate::numerics::rng::RngStreams;
 use crate::target::CountedTarget;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// Metric name -> value.
@@ -27,12 +26,7 @@ pub struct EvalContext {
 
 /// E(x) of each row, counted on `target`.
 pub fn counted_energies(target: &CountedTarget, x: &[f32]) -> anyhow::Result<Vec<f32>> {
-    let dim = target.dim();
-    let mut e = vec![0f32; x.len() / dim];
-    e.par_chunks_mut(256)
-        .zip(x.par_chunks(256 * dim))
-        .try_for_each(|(e, x)| target.energy(x, e))?;
-    Ok(e)
+    super::par_energies(target.dim(), x, |x, e| target.energy(x, e))
 }
 
 impl EvalContext {

@@ -102,11 +102,19 @@ pub fn load_rows(path: &Path, dim: usize) -> anyhow::Result<Vec<f32>> {
 
 /// E(x) of each row (uncounted: evaluation is not part of a sampler's budget).
 pub fn energies(target: &dyn Target, x: &[f32]) -> anyhow::Result<Vec<f32>> {
-    let dim = target.dim();
+    par_energies(target.dim(), x, |x, e| target.energy(x, e))
+}
+
+/// E(x) of each row of `x` by `energy` over chunks of 256 rows in parallel.
+pub fn par_energies(
+    dim: usize,
+    x: &[f32],
+    energy: impl Fn(&[f32], &mut [f32]) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<Vec<f32>> {
     let mut e = vec![0f32; x.len() / dim];
     e.par_chunks_mut(256)
         .zip(x.par_chunks(256 * dim))
-        .try_for_each(|(e, x)| target.energy(x, e))?;
+        .try_for_each(|(e, x)| energy(x, e))?;
     Ok(e)
 }
 

@@ -10,53 +10,52 @@ use crate::numerics::rng::RngStreams;
 use crate::sampler::{Progress, Sampler, SamplerConfig, Samples};
 use crate::target::CountedTarget;
 
-crate::config! {
-    /// `Mala(...)`: Metropolis-adjusted Langevin chains (one energy+gradient per chain and step).
-    pub struct MalaConfig {
-        /// Independent chains advanced together.
-        chains: usize = 256,
-        /// Adaptation steps (discarded).
-        burn_in: usize = 2000,
-        /// Steps at the adapted step size that measure tau (discarded).
-        pilot: usize = 1000,
-        /// Steps between recorded states; None = ceil(tau) from the pilot.
-        thin: Option<usize> = None,
-        /// Target acceptance rate; None = 0.574 (MALA) or 0.8 (HMC).
-        target_accept: Option<f64> = None,
-        /// Initial step size in natural units; None = 1e-3 (MALA eps) or 0.05 (HMC).
-        init_step: Option<f32> = None,
-        /// Standard deviation of the starting points; None = the target's natural scale.
-        init_scale: Option<f32> = None,
-        /// Clipped gradient-descent steps before burn-in.
-        descent_steps: usize = 500,
-        /// Exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
-        sign_flip: bool = false,
-    }
+/// Declares an MCMC sampler's config with [`config!`](crate::config): its kernel's own fields,
+/// then the chain settings every kernel shares (`chains`, `burn_in`, `pilot`, `thin`, ...).
+macro_rules! mcmc_config {
+    (
+        $(#[doc = $doc:literal])*
+        pub struct $name:ident {
+            $( $(#[doc = $fdoc:literal])+ $field:ident: $ty:ty = $default:expr, )*
+        }
+    ) => {
+        crate::config! {
+            $(#[doc = $doc])*
+            pub struct $name {
+                $( $(#[doc = $fdoc])+ $field: $ty = $default, )*
+                /// Independent chains advanced together.
+                chains: usize = 256,
+                /// Adaptation steps (discarded).
+                burn_in: usize = 2000,
+                /// Steps at the adapted step size that measure tau (discarded).
+                pilot: usize = 1000,
+                /// Steps between recorded states; None = ceil(tau) from the pilot.
+                thin: Option<usize> = None,
+                /// Target acceptance rate; None = 0.574 (MALA) or 0.8 (HMC).
+                target_accept: Option<f64> = None,
+                /// Initial step size in natural units; None = 1e-3 (MALA eps) or 0.05 (HMC).
+                init_step: Option<f32> = None,
+                /// Standard deviation of the starting points; None = the target's natural scale.
+                init_scale: Option<f32> = None,
+                /// Clipped gradient-descent steps before burn-in.
+                descent_steps: usize = 500,
+                /// Exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
+                sign_flip: bool = false,
+            }
+        }
+    };
 }
 
-crate::config! {
+mcmc_config! {
+    /// `Mala(...)`: Metropolis-adjusted Langevin chains (one energy+gradient per chain and step).
+    pub struct MalaConfig {}
+}
+
+mcmc_config! {
     /// `Hmc(leapfrog: L, ...)`: Hamiltonian Monte Carlo chains (L energy+gradients per step).
     pub struct HmcConfig {
         /// Leapfrog steps per trajectory.
         leapfrog: usize = 10,
-        /// Independent chains advanced together.
-        chains: usize = 256,
-        /// Adaptation steps (discarded).
-        burn_in: usize = 2000,
-        /// Steps at the adapted step size that measure tau (discarded).
-        pilot: usize = 1000,
-        /// Steps between recorded states; None = ceil(tau) from the pilot.
-        thin: Option<usize> = None,
-        /// Target acceptance rate; None = 0.574 (MALA) or 0.8 (HMC).
-        target_accept: Option<f64> = None,
-        /// Initial step size in natural units; None = 1e-3 (MALA eps) or 0.05 (HMC).
-        init_step: Option<f32> = None,
-        /// Standard deviation of the starting points; None = the target's natural scale.
-        init_scale: Option<f32> = None,
-        /// Clipped gradient-descent steps before burn-in.
-        descent_steps: usize = 500,
-        /// Exact sign-flip move x -> -x (targets with E(-x) = E(x), e.g. phi^4).
-        sign_flip: bool = false,
     }
 }
 

@@ -143,8 +143,7 @@ impl Objective for Dem {
         _target: &'a CountedTarget,
         device: &'a Device,
     ) -> anyhow::Result<Box<dyn Sampler + 'a>> {
-        let model = model.ok_or_else(|| anyhow::anyhow!("DEM needs a model"))?;
-        Ok(Box::new(self.state.sampler(model, device)?))
+        self.state.trained_sampler(model, device, "DEM")
     }
 }
 

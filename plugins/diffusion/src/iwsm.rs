@@ -138,8 +138,7 @@ impl Objective for IwSm {
         _target: &'a CountedTarget,
         device: &'a Device,
     ) -> anyhow::Result<Box<dyn Sampler + 'a>> {
-        let model = model.ok_or_else(|| anyhow::anyhow!("IwSm needs a model"))?;
-        Ok(Box::new(self.state.sampler(model, device)?))
+        self.state.trained_sampler(model, device, "IwSm")
     }
 }
 

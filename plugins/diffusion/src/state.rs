@@ -145,6 +145,18 @@ impl DiffusionState {
         Ok(())
     }
 
+    /// The trained sampler of an objective of this family: the reverse SDE driven by the
+    /// model's score, in data units (`who` names the objective in the error without a model).
+    pub fn trained_sampler<'a>(
+        &'a self,
+        model: Option<&'a dyn Model>,
+        device: &'a Device,
+        who: &str,
+    ) -> anyhow::Result<Box<dyn Sampler + 'a>> {
+        let model = model.ok_or_else(|| anyhow::anyhow!("{who} needs a model"))?;
+        Ok(Box::new(self.sampler(model, device)?))
+    }
+
     /// The reverse SDE driven by the model's score (data units unless `normalised` is set), in
     /// chunks of `buffer.refill_samples`.
     pub fn sampler<'a>(
