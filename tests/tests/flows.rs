@@ -107,7 +107,7 @@ fn short_phi4_conv_run_snapshot() {
 
 /// `Imh(thin: 3)`: the runner draws 3 proposals per evaluated sample (3 x 400 energy
 /// evaluations of correction), the chain keeps 400 states, and the metrics before the corrector
-/// are computed on 400 of the proposals.
+/// are computed on 400 of the proposals; the plot shows both sides of the corrector.
 #[test]
 fn thinned_imh_draws_k_proposals_per_sample() {
     let r = MOG4
@@ -121,6 +121,10 @@ fn thinned_imh_draws_k_proposals_per_sample() {
     let out = nsamp::cmd::run::run(&path, Some(&dir), &[], None).unwrap();
     let report = serde_json::to_value(&out.report).unwrap();
     let samples = nsamp_core::io::read_npy(&dir.join("samples.npy")).unwrap();
+    // samples.png: the flow's raw proposals and the corrected samples side by side (two
+    // 900-pixel panels; the PNG header's width at bytes 16..20).
+    let png = std::fs::read(dir.join("samples.png")).unwrap();
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1800);
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_file(&path).ok();
     assert_eq!(report["energy_evals"]["correction"], 1200);

@@ -474,3 +474,17 @@ pub fn diagnostics(path: &Path, history: &[StepRecord]) -> PlotResult {
     root.present().map_err(err)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::inside;
+
+    /// Points outside the window are counted, not kept; the border belongs to the window.
+    #[test]
+    fn points_outside_the_window_are_counted() {
+        let x = [0.0, 0.0, 1.0, 1.0, 1.5, 0.0, -0.5, 0.5, 0.5, 2.0];
+        let (pts, outside) = inside(&x, ((0.0, 1.0), (0.0, 1.0)));
+        assert_eq!(pts, vec![(0.0, 0.0), (1.0, 1.0)]);
+        assert_eq!(outside, 3);
+    }
+}
