@@ -119,10 +119,6 @@ pub trait Target: Send + Sync {
     fn natural_scale(&self) -> f32 {
         1.0
     }
-    /// Plot window for 2-D targets: ((x_min, x_max), (y_min, y_max)).
-    fn plot_bounds(&self) -> Option<((f32, f32), (f32, f32))> {
-        None
-    }
 
     /// Particle structure, if the configuration is a set of particles (from `structure`).
     fn particles(&self) -> Option<Particles> {
@@ -211,7 +207,7 @@ impl CountedTarget {
             evals: Arc::new(AtomicU64::new(0)),
         }
     }
-    /// The wrapped target, for metadata (dim, mixture, bounds). Calls to its energy are not counted.
+    /// The wrapped target, for metadata (dim, structure, exact sampler). Calls to its energy are not counted.
     pub fn inner(&self) -> &dyn Target {
         &*self.inner
     }

@@ -15,12 +15,11 @@ pub struct Mixture {
     cumulative: Vec<f64>,
     dim: usize,
     scale: f32,
-    bounds: Option<((f32, f32), (f32, f32))>,
 }
 
 impl Mixture {
     /// A mixture from row-major means and stds (K x dim) and weights (normalised here).
-    /// `scale` is the sampler's length unit; `bounds` the 2-D plot window.
+    /// `scale` is the sampler's length unit.
     pub fn new(
         means: Vec<f32>,
         stds: Vec<f32>,
@@ -58,19 +57,6 @@ impl Mixture {
                 acc
             })
             .collect();
-        let bounds = (dim == 2).then(|| {
-            let pad = |axis: usize| {
-                let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-                for c in 0..k {
-                    let m = means[c * 2 + axis];
-                    let s = stds[c * 2 + axis];
-                    lo = lo.min(m - 4.0 * s);
-                    hi = hi.max(m + 4.0 * s);
-                }
-                (lo, hi)
-            };
-            (pad(0), pad(1))
-        });
         Ok(Mixture {
             kernel: Kernel::new(&means, &stds, &weights, dim),
             view: MixtureView {
@@ -81,13 +67,7 @@ impl Mixture {
             cumulative,
             dim,
             scale,
-            bounds,
         })
-    }
-    /// Overrides the plot window.
-    pub fn with_bounds(mut self, bounds: ((f32, f32), (f32, f32))) -> Self {
-        self.bounds = Some(bounds);
-        self
     }
 }
 
@@ -115,9 +95,6 @@ impl Target for Mixture {
     }
     fn natural_scale(&self) -> f32 {
         self.scale
-    }
-    fn plot_bounds(&self) -> Option<((f32, f32), (f32, f32))> {
-        self.bounds
     }
 }
 

@@ -71,9 +71,7 @@ impl TargetConfig for Gmm40Config {
     fn build(&self) -> anyhow::Result<Box<dyn Target>> {
         let means: Vec<f32> = GMM40_MEANS.iter().flatten().copied().collect();
         let (stds, w) = iso(40, self.std);
-        Ok(Box::new(
-            Mixture::new(means, stds, w, 2, 50.0)?.with_bounds(((-50.0, 50.0), (-50.0, 50.0))),
-        ))
+        Ok(Box::new(Mixture::new(means, stds, w, 2, 50.0)?))
     }
 }
 
@@ -96,11 +94,13 @@ macro_rules! uniform_preset {
         impl TargetConfig for $cfg {
             fn build(&self) -> anyhow::Result<Box<dyn Target>> {
                 let (stds, w) = iso($k, self.std);
-                let b = $scale as f32;
-                Ok(Box::new(
-                    Mixture::new(uniform_means($k, $half), stds, w, 2, $scale)?
-                        .with_bounds(((-b, b), (-b, b))),
-                ))
+                Ok(Box::new(Mixture::new(
+                    uniform_means($k, $half),
+                    stds,
+                    w,
+                    2,
+                    $scale,
+                )?))
             }
         }
     };
@@ -122,10 +122,7 @@ fn ring(k: usize, radius: f32, std: f32) -> anyhow::Result<Box<dyn Target>> {
         })
         .collect();
     let (stds, w) = iso(k, std);
-    let b = radius + 4.0 * std;
-    Ok(Box::new(
-        Mixture::new(means, stds, w, 2, 1.0)?.with_bounds(((-b, b), (-b, b))),
-    ))
+    Ok(Box::new(Mixture::new(means, stds, w, 2, 1.0)?))
 }
 
 macro_rules! ring_preset {

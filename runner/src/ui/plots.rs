@@ -112,13 +112,26 @@ pub fn write_all(dir: &Path, set: &SampleSet<'_>) -> PlotResult {
     )
 }
 
-/// The plot window of a 2-D target: its own bounds, else the reference's range.
+/// The plot window of a 2-D target: for a mixture the square [-h, h]^2 with h the largest
+/// |mean| + 4 std of any component and at least the sampler's length unit (GMM-40: 50, the
+/// prior's scale; MOG-8: 7); otherwise the reference's range.
 fn window(target: &dyn Target, reference: &[f32]) -> ((f32, f32), (f32, f32)) {
-    target.plot_bounds().unwrap_or_else(|| {
-        let lo = reference.iter().copied().fold(f32::INFINITY, f32::min);
-        let hi = reference.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        ((lo, hi), (lo, hi))
-    })
+    match target.mixture() {
+        Some(mix) => {
+            let h = mix
+                .means
+                .iter()
+                .zip(&mix.stds)
+                .map(|(m, s)| m.abs() + 4.0 * s)
+                .fold(target.natural_scale(), f32::max);
+            ((-h, h), (-h, h))
+        }
+        None => {
+            let lo = reference.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = reference.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            ((lo, hi), (lo, hi))
+        }
+    }
 }
 
 /// Points of `x` (pairs) inside the window, and how many fall outside it.
