@@ -93,8 +93,8 @@ pub trait ExactSampler: Send + Sync {
 /// instead of panicking where evaluation can fail (a GPU target's CUDA call).
 ///
 /// A target describes itself through [`Target::structure`] and [`Target::exact`]; the accessors
-/// `particles`, `lattice_side`, `exact_sample`, `log_z` and `mixture` are derived from those two
-/// and are not meant to be overridden.
+/// `particles`, `lattice_side`, `exact_sample`, `log_z` and `mixture` of `dyn Target` are derived
+/// from those two (inherent methods, so no target can answer them differently).
 pub trait Target: Send + Sync {
     /// Dimension of one configuration.
     fn dim(&self) -> usize;
@@ -119,31 +119,33 @@ pub trait Target: Send + Sync {
     fn natural_scale(&self) -> f32 {
         1.0
     }
+}
 
+impl dyn Target + '_ {
     /// Particle structure, if the configuration is a set of particles (from `structure`).
-    fn particles(&self) -> Option<Particles> {
+    pub fn particles(&self) -> Option<Particles> {
         match self.structure() {
             TargetStructure::Particles(p) => Some(p),
             _ => None,
         }
     }
     /// Side L of a square periodic lattice, if the target is one (from `structure`).
-    fn lattice_side(&self) -> Option<usize> {
+    pub fn lattice_side(&self) -> Option<usize> {
         match self.structure() {
             TargetStructure::Lattice { side } => Some(side),
             _ => None,
         }
     }
     /// n exact independent samples, if the target has an exact sampler (from `exact`).
-    fn exact_sample(&self, n: usize, rng: &mut Rng) -> Option<Vec<f32>> {
+    pub fn exact_sample(&self, n: usize, rng: &mut Rng) -> Option<Vec<f32>> {
         self.exact().map(|e| e.sample(n, rng))
     }
     /// log Z, where known (from `exact`).
-    fn log_z(&self) -> Option<f64> {
+    pub fn log_z(&self) -> Option<f64> {
         self.exact().and_then(|e| e.log_z())
     }
     /// Mixture structure, for mode coverage (from `exact`).
-    fn mixture(&self) -> Option<&MixtureView> {
+    pub fn mixture(&self) -> Option<&MixtureView> {
         self.exact().and_then(|e| e.mixture())
     }
 }

@@ -464,7 +464,7 @@ fn mcmc_reference_is_drawn_once_then_reused_from_the_cache() {
     assert_eq!(prov["target"], "Dw4()");
     assert!(prov["sampler"].as_str().unwrap().contains("burn_in: 150"));
     assert!(prov["energy_evals"].as_u64().unwrap() > 0);
-    // A changed sampler setting is another key: drawn anew.
+    // Another reference_seed is another key: drawn anew.
     let o = nsamp_cached(
         &[
             "run",

@@ -108,9 +108,8 @@ impl Reference {
                     ))
                 }),
             Reference::Exact => {
-                let mut rng = RngStreams::new(0).stream("probe", 0);
                 anyhow::ensure!(
-                    target.inner().exact_sample(1, &mut rng).is_some(),
+                    target.inner().exact().is_some(),
                     "this target has no exact sampler: set eval.reference to `Mcmc(n: 10000, \
                      sampler: Mala())` (drawn once and cached) or File(\"ref.npy\")"
                 );
@@ -241,9 +240,12 @@ pub fn cached_mcmc(
     let entry = CacheEntry::new(dir, target_ron, &sampler_ron, n, seed);
     let what = format!("{n} x {} {} reference", target.dim(), sampler.name);
     let description = format!(
-        "{n} {} states, reference_seed {seed}, cached {}",
+        "{n} {} states, reference_seed {seed}, cache entry {}",
         sampler.name,
-        entry.npy.display()
+        entry
+            .npy
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
     );
     if let Some((rows, p)) = entry.load(n, target.dim()) {
         obs.log(&format!(
@@ -275,11 +277,18 @@ pub fn cached_mcmc(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    entry.store(&rows, &prov)?;
-    obs.log(&format!(
-        "reference: drew the {what} in {:.1} s ({energy_evals} energy evals), cached at {}",
-        prov.seconds,
-        entry.npy.display()
-    ));
+    match entry.store(&rows, &prov) {
+        Ok(()) => obs.log(&format!(
+            "reference: drew the {what} in {:.1} s ({energy_evals} energy evals), cached at {}",
+            prov.seconds,
+            entry.npy.display()
+        )),
+        // A cache that cannot be written costs the next run a redraw, not this run its set.
+        Err(e) => obs.log(&format!(
+            "reference: drew the {what} in {:.1} s ({energy_evals} energy evals); warning: not \
+             cached ({e:#}); set NSAMP_CACHE to a writable directory",
+            prov.seconds
+        )),
+    }
     Ok(ReferenceSet { rows, description })
 }

@@ -1,7 +1,6 @@
 //! Builds a run's components from a recipe, by name, through the registry.
 
 use crate::corrector::Corrector;
-use crate::metric::Metric;
 use crate::model::{Model, ModelShape};
 use crate::numerics::rng::RngStreams;
 use crate::objective::{Context, Objective};
@@ -29,8 +28,6 @@ pub struct Assembled {
     pub sampler: Option<Box<dyn Sampler>>,
     /// The corrector.
     pub corrector: Option<Box<dyn Corrector>>,
-    /// Metrics, checked against the target.
-    pub metrics: Vec<Box<dyn Metric>>,
     /// Tensor device.
     pub device: Device,
     /// The run's random streams.
@@ -104,7 +101,9 @@ impl Assembled {
             ),
             None => None,
         };
-        let metrics = recipe.eval.build_metrics(target.inner())?;
+        // The metrics are checked against the target here, before any training; the evaluation
+        // context builds its own.
+        recipe.eval.build_metrics(target.inner())?;
         Ok(Assembled {
             recipe,
             target,
@@ -113,7 +112,6 @@ impl Assembled {
             objective,
             sampler,
             corrector,
-            metrics,
             device,
             streams,
         })
@@ -143,13 +141,13 @@ impl Assembled {
     }
 
     /// Draws `n` samples from the method's sampler: the trained objective's over the model, or
-    /// the training-free one. Returns them with the sampler's report.
+    /// the training-free one. Returns them with the sampler's report and trace.
     pub fn draw(
         &mut self,
         n: usize,
         streams: &RngStreams,
         progress: crate::sampler::Progress<'_>,
-    ) -> anyhow::Result<(crate::sampler::Samples, Vec<(String, f64)>)> {
+    ) -> anyhow::Result<crate::sampler::Drawn> {
         let mut trained;
         let sampler: &mut dyn Sampler = match (&self.objective, &mut self.sampler) {
             (Some(o), _) => {
@@ -164,7 +162,11 @@ impl Assembled {
             s.x.iter().all(|v| v.is_finite()),
             "the sampler produced non-finite samples"
         );
-        Ok((s, sampler.report()))
+        Ok(crate::sampler::Drawn {
+            samples: s,
+            report: sampler.report(),
+            trace: sampler.trace(),
+        })
     }
 
     /// Number of model parameters.

@@ -38,7 +38,7 @@ pub struct Experiment {
 }
 
 /// What sampling and correction produced.
-struct Drawn {
+struct Final {
     samples: Samples,
     /// The sampler's first eval.samples rows and their log q, kept for the density metrics of
     /// a flow and, with a corrector, for the metrics before it.
@@ -59,7 +59,8 @@ struct Scored {
 }
 
 impl Experiment {
-    /// Assembles every component of `recipe` (2 threads recorded until [`Self::with_threads`]).
+    /// Assembles every component of `recipe` (records rayon's current thread count until
+    /// [`Self::with_threads`]).
     pub fn from_recipe(recipe: Recipe) -> anyhow::Result<Self> {
         Ok(Experiment {
             parts: Assembled::new(recipe)?,
@@ -172,7 +173,7 @@ impl Experiment {
         &mut self,
         train_evals: u64,
         obs: &mut dyn Observer,
-    ) -> anyhow::Result<Drawn> {
+    ) -> anyhow::Result<Final> {
         let started = Instant::now();
         let n = self.parts.recipe.eval.samples;
         let per_sample = self
@@ -186,7 +187,14 @@ impl Experiment {
             .parts
             .draw(n * per_sample, &streams, &mut |d, t| obs.progress(d, t));
         obs.phase_done();
-        let (samples, sampler) = drawn?;
+        let crate::sampler::Drawn {
+            samples,
+            report: sampler,
+            trace,
+        } = drawn?;
+        if let Some(t) = &trace {
+            obs.trace(t)?;
+        }
         let target = &self.parts.target;
         let sample_evals = target.evals() - train_evals;
         let has_corrector = self.parts.corrector.is_some();
@@ -203,7 +211,7 @@ impl Experiment {
             }
             None => (samples, Vec::new()),
         };
-        Ok(Drawn {
+        Ok(Final {
             samples,
             raw,
             corrector,
@@ -217,7 +225,7 @@ impl Experiment {
         })
     }
 
-    fn raw_if_corrected<'a>(&self, drawn: &'a Drawn) -> Option<&'a [f32]> {
+    fn raw_if_corrected<'a>(&self, drawn: &'a Final) -> Option<&'a [f32]> {
         match (&drawn.raw, self.parts.corrector.is_some()) {
             (Some((x, _)), true) => Some(x),
             _ => None,
@@ -225,7 +233,7 @@ impl Experiment {
     }
 
     /// A flow's density at its own raw samples and at the reference.
-    fn density(&self, cx: &EvalContext, drawn: &Drawn) -> anyhow::Result<Option<ModelDensity>> {
+    fn density(&self, cx: &EvalContext, drawn: &Final) -> anyhow::Result<Option<ModelDensity>> {
         let flow = self.parts.model.as_deref().and_then(|m| m.as_flow());
         let (Some(flow), Some((x, Some(log_q)))) = (flow, &drawn.raw) else {
             return Ok(None);
@@ -244,7 +252,7 @@ impl Experiment {
     }
 
     /// Scores the final samples, the sampler's own output (with a corrector) and the floor.
-    fn evaluate(&self, cx: &EvalContext, drawn: &Drawn) -> anyhow::Result<Scored> {
+    fn evaluate(&self, cx: &EvalContext, drawn: &Final) -> anyhow::Result<Scored> {
         let started = Instant::now();
         let density = self.density(cx, drawn)?;
         let metrics = cx.score(&drawn.samples.x, density.as_ref())?;
@@ -278,7 +286,7 @@ impl Experiment {
         cx: &EvalContext,
         history: &[StepRecord],
         train_time: f64,
-        drawn: Drawn,
+        drawn: Final,
         scored: Scored,
     ) -> RunReport {
         let r = &self.parts.recipe;

@@ -31,9 +31,9 @@ macro_rules! mcmc_config {
                 pilot: usize = 1000,
                 /// Steps between recorded states; None = ceil(tau) from the pilot.
                 thin: Option<usize> = None,
-                /// Target acceptance rate; None = 0.574 (MALA) or 0.8 (HMC).
+                /// Target acceptance rate; None = the kernel's (MALA 0.574, HMC 0.8).
                 target_accept: Option<f64> = None,
-                /// Initial step size in natural units; None = 1e-3 (MALA eps) or 0.05 (HMC).
+                /// Initial step size in natural units; None = the kernel's (MALA eps 1e-3, HMC 0.05).
                 init_step: Option<f32> = None,
                 /// Standard deviation of the starting points; None = the target's natural scale.
                 init_scale: Option<f32> = None,

@@ -35,13 +35,7 @@ pub struct ExactDsm {
 impl ObjectiveConfig for ExactDsmConfig {
     fn build(&self, target: &CountedTarget) -> anyhow::Result<Box<dyn Objective>> {
         anyhow::ensure!(
-            target
-                .inner()
-                .exact_sample(
-                    1,
-                    &mut nsamp_core::numerics::rng::RngStreams::new(0).stream("probe", 0)
-                )
-                .is_some(),
+            target.inner().exact().is_some(),
             "ExactDsm needs a target with an exact sampler"
         );
         Ok(Box::new(ExactDsm {

@@ -45,7 +45,8 @@ pub fn run(
         Err(e) => {
             log.line(&format!("FAILED: {e:#}"));
             anyhow::bail!(
-                "{e:#}\n(run directory {} keeps the log, loss.csv and the last checkpoint)",
+                "{e:#}\n(run directory {} keeps the log and what was written before the failure: \
+                 for a trained method loss.csv and the last checkpoint)",
                 dir.display()
             )
         }
