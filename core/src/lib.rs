@@ -35,7 +35,7 @@ pub use model::{FlowModel, Model, ModelConfig, ModelShape, ScoreModel};
 pub use objective::{Context, Objective, ObjectiveConfig, StepLoss};
 pub use recipe::Recipe;
 pub use registry::Spec;
-pub use sampler::{Sampler, SamplerConfig, Samples};
+pub use sampler::{Drawn, Sampler, SamplerConfig, Samples, Trace};
 pub use target::{
     CountedTarget, Device, ExactSampler, Particles, Target, TargetConfig, TargetStructure,
 };

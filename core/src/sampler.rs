@@ -57,6 +57,53 @@ pub trait Sampler {
     fn report(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
+    /// A per-step trace of the last `sample` call (particle samplers' diagnostics over time),
+    /// written to the run directory as trace.csv and plotted. Default: none.
+    fn trace(&self) -> Option<Trace> {
+        None
+    }
+}
+
+/// Diagnostics over a sampler's time steps: one row per recorded step, one value per column
+/// (non-finite where a diagnostic was not computed at that step).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Trace {
+    /// Column names; the first is the time (or step) the others are plotted against.
+    pub columns: Vec<String>,
+    /// Rows of values, each as long as `columns`.
+    pub rows: Vec<Vec<f64>>,
+}
+
+impl Trace {
+    /// A trace with these columns and no rows.
+    pub fn new(columns: &[&str]) -> Self {
+        Trace {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+    /// The trace as CSV text (header, then one line per row).
+    pub fn to_csv(&self) -> String {
+        let mut s = self.columns.join(",");
+        s.push('\n');
+        for r in &self.rows {
+            let cells: Vec<String> = r.iter().map(|v| format!("{v:.6e}")).collect();
+            s.push_str(&cells.join(","));
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// What a draw returns: the samples, the sampler's report and its trace.
+#[derive(Debug, Clone)]
+pub struct Drawn {
+    /// The samples.
+    pub samples: Samples,
+    /// [`Sampler::report`] after the draw.
+    pub report: Vec<(String, f64)>,
+    /// [`Sampler::trace`] after the draw.
+    pub trace: Option<Trace>,
 }
 
 /// The config of a training-free sampler (`sampler: Name(...)` in a recipe); builds it.

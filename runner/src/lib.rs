@@ -17,6 +17,7 @@ extern crate nsamp_plugin_gmm;
 extern crate nsamp_plugin_particles;
 extern crate nsamp_plugin_phi4;
 extern crate nsamp_plugin_realnvp;
+extern crate nsamp_plugin_sbtm;
 extern crate nsamp_plugin_score_mlp;
 
 pub mod cli;

@@ -19,6 +19,7 @@ fn every_recipe_parses_and_assembles() {
         "recipes/short",
         "recipes/table2",
         "recipes/flows",
+        "recipes/sbtm",
         "examples/custom-objective",
     ] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {

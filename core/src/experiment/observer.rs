@@ -50,6 +50,10 @@ pub trait Observer {
     fn checkpoint(&mut self, _cp: &Checkpoint<'_>) -> anyhow::Result<()> {
         Ok(())
     }
+    /// A training-free sampler's per-step trace, after sampling.
+    fn trace(&mut self, _trace: &crate::sampler::Trace) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// The final samples, before evaluation.
     fn samples(&mut self, _set: &SampleSet<'_>) -> anyhow::Result<()> {
         Ok(())
@@ -86,6 +90,9 @@ impl Observer for Fanout<'_> {
     }
     fn checkpoint(&mut self, cp: &Checkpoint<'_>) -> anyhow::Result<()> {
         self.0.iter_mut().try_for_each(|o| o.checkpoint(cp))
+    }
+    fn trace(&mut self, trace: &crate::sampler::Trace) -> anyhow::Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.trace(trace))
     }
     fn samples(&mut self, set: &SampleSet<'_>) -> anyhow::Result<()> {
         self.0.iter_mut().try_for_each(|o| o.samples(set))

@@ -48,10 +48,12 @@ pub fn sample(
     if !crate::ui::interactive() {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let (mut s, _) = parts.draw(n * per_sample, &streams, &mut |d, t| {
-        pb.set_length(t);
-        pb.set_position(d);
-    })?;
+    let mut s = parts
+        .draw(n * per_sample, &streams, &mut |d, t| {
+            pb.set_length(t);
+            pb.set_position(d);
+        })?
+        .samples;
     pb.finish_and_clear();
     if let (false, Some(c)) = (raw, parts.corrector.as_mut()) {
         let corrected = c.correct(s, &parts.target, &streams.derive("corrector"))?;

@@ -68,6 +68,11 @@ impl Observer for Plots {
         self.warn("loss plot", r);
         Ok(())
     }
+    fn trace(&mut self, trace: &nsamp_core::Trace) -> anyhow::Result<()> {
+        let r = trace_plot(&self.dir.join("trace.png"), trace);
+        self.warn("trace plot", r);
+        Ok(())
+    }
     fn samples(&mut self, set: &SampleSet<'_>) -> anyhow::Result<()> {
         let r = write_all(&self.dir, set);
         self.warn("plots", r);
@@ -482,6 +487,78 @@ pub fn diagnostics(path: &Path, history: &[StepRecord]) -> PlotResult {
         chart.configure_mesh().x_desc("step").draw().map_err(err)?;
         chart
             .draw_series(LineSeries::new(pts, BLUE.mix(0.6)))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A particle sampler's trace: one panel per quantity (columns grouped by the name before the
+/// first `_`: `kl_gauss`, `kl_kde`, `kl_exact` share a panel, so do `fisher`, `fisher_exact`), each
+/// series against the first column (time), with a legend.
+pub fn trace_plot(path: &Path, trace: &nsamp_core::Trace) -> PlotResult {
+    ensure_font();
+    anyhow::ensure!(
+        trace.columns.len() >= 2 && !trace.rows.is_empty(),
+        "empty trace"
+    );
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (c, name) in trace.columns.iter().enumerate().skip(1) {
+        let key = name.split('_').next().unwrap_or(name).to_string();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, cols)) => cols.push(c),
+            None => groups.push((key, vec![c])),
+        }
+    }
+    let root = BitMapBackend::new(path, (900, 300 * groups.len() as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let t_end = trace.rows.last().map_or(1.0, |r| r[0]).max(1e-12);
+    let colors = [BLUE, RED, BLACK, GREEN, MAGENTA, CYAN];
+    for (panel, (key, cols)) in root.split_evenly((groups.len(), 1)).iter().zip(&groups) {
+        let series: Vec<Vec<(f64, f64)>> = cols
+            .iter()
+            .map(|&c| {
+                trace
+                    .rows
+                    .iter()
+                    .map(|r| (r[0], r[c]))
+                    .filter(|p| p.1.is_finite())
+                    .collect()
+            })
+            .collect();
+        let (lo, hi) = series
+            .iter()
+            .flatten()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1), b.max(p.1))
+            });
+        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+        let pad = ((hi - lo) * 0.1).max(1e-9);
+        let mut chart = ChartBuilder::on(panel)
+            .caption(key, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..t_end, (lo - pad)..(hi + pad))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(trace.columns[0].as_str())
+            .draw()
+            .map_err(err)?;
+        for ((pts, &c), color) in series.into_iter().zip(cols).zip(colors.iter().cycle()) {
+            let color = *color;
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(err)?
+                .label(trace.columns[c].as_str())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
             .map_err(err)?;
     }
     root.present().map_err(err)?;

@@ -113,6 +113,9 @@ impl Observer for RunDir {
         }
         write_atomic(&self.dir.join("loss.csv"), loss_csv(cp.history).as_bytes())
     }
+    fn trace(&mut self, trace: &nsamp_core::Trace) -> anyhow::Result<()> {
+        write_atomic(&self.dir.join("trace.csv"), trace.to_csv().as_bytes())
+    }
     fn samples(&mut self, set: &SampleSet<'_>) -> anyhow::Result<()> {
         write_npy(
             &self.dir.join("samples.npy"),
