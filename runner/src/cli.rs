@@ -132,8 +132,8 @@ pub enum Command {
         /// Timed iterations per figure (median reported).
         #[arg(long, default_value_t = 30)]
         iters: usize,
-        /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES steps), `lj55` (LJ-55 energies) or
-        /// `flow` (RealNVP training steps).
+        /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES steps), `lj55` (LJ-55 energies),
+        /// `flow` (RealNVP training steps) or `sbtm` (SBTM time steps).
         #[arg(long)]
         only: Option<String>,
     },

@@ -61,6 +61,27 @@ const DWES: Workload = workload!(
     ["sampler.sde.steps=10"]
 );
 
+/// SBTM time steps (a score fit of >= 10 AdamW steps, the score, the move) on the paper's
+/// heat flow (d = 5) and 2-D grid (d = 2) recipes, without pre-training.
+const SBTM: [(Workload, usize); 2] = [
+    (
+        workload!(
+            "sbtm_step heat flow d=5 n=1000",
+            "recipes/sbtm/heat_flow_d5_sbtm.ron",
+            ["sampler.pretrain_max_steps=0", "sampler.trace_every=1000"]
+        ),
+        1000,
+    ),
+    (
+        workload!(
+            "sbtm_step 2-D grid d=2 n=20000",
+            "recipes/sbtm/grid2d_far_sbtm_none.ron",
+            ["sampler.pretrain_max_steps=0", "sampler.trace_every=1000"]
+        ),
+        20000,
+    ),
+];
+
 /// Flow training steps of the ScoreNF grid's recipes.
 const FLOWS: [Workload; 4] = [
     workload!(
@@ -194,6 +215,21 @@ fn dwes_step() -> anyhow::Result<f64> {
     Ok(t.elapsed().as_secs_f64() * 1e3 / 10.0)
 }
 
+/// One SBTM time step (ms): runs of 1 and 4 steps, the difference over 3 (setup, pre-training
+/// and the last step's diagnostics cancel).
+fn sbtm_step(w: &Workload, n: usize) -> anyhow::Result<f64> {
+    let mut secs = [0.0; 2];
+    for (slot, steps) in secs.iter_mut().zip([1, 4]) {
+        let mut r = w.recipe()?;
+        r = r.with_overrides(&[format!("sampler.steps={steps}")])?;
+        let mut asm = Assembled::new(r)?;
+        let t = Instant::now();
+        asm.draw(n, &RngStreams::new(0), &mut |_, _| {})?;
+        *slot = t.elapsed().as_secs_f64();
+    }
+    Ok((secs[1] - secs[0]) / 3.0 * 1e3)
+}
+
 /// The GMM-40 group: MC score, iDEM, IW-SM and DwES steps.
 fn gmm(iters: usize, threads: usize) -> anyhow::Result<()> {
     let (mc_med, mc_min) = mc_score(iters)?;
@@ -250,8 +286,8 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     anyhow::ensure!(iters >= 3, "--iters must be at least 3");
     if let Some(o) = only {
         anyhow::ensure!(
-            ["gmm", "lj55", "flow"].contains(&o),
-            "--only: unknown group `{o}` (gmm, lj55, flow)"
+            ["gmm", "lj55", "flow", "sbtm"].contains(&o),
+            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm)"
         );
     }
     nsamp_core::experiment::ensure_registry()?;
@@ -266,6 +302,13 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     }
     if wants("lj55") {
         lj55_group(iters, threads)?;
+    }
+    if wants("sbtm") {
+        println!("nsamp bench: threads={threads} (one run of 1 and one of 4 steps)");
+        for (w, n) in &SBTM {
+            let ms = sbtm_step(w, *n)?;
+            println!("  {:<36} {ms:8.1} ms  ({})", w.label, w.path);
+        }
     }
     if wants("gmm") {
         gmm(iters, threads)?;
