@@ -72,6 +72,10 @@ pub struct Trace {
     pub columns: Vec<String>,
     /// Rows of values, each as long as `columns`.
     pub rows: Vec<Vec<f64>>,
+    /// For 2-D targets: the positions of a few particles at every step (one path per particle),
+    /// drawn over the target's density.
+    #[serde(default)]
+    pub paths: Vec<Vec<(f32, f32)>>,
 }
 
 impl Trace {
@@ -80,6 +84,7 @@ impl Trace {
         Trace {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             rows: Vec::new(),
+            paths: Vec::new(),
         }
     }
     /// The trace as CSV text (header, then one line per row).

@@ -192,6 +192,18 @@ impl Dynamics {
         Ok(())
     }
 
+    /// Appends the positions of the first 8 particles to their paths (2-D targets only).
+    pub fn track(&mut self, x: &[f32]) {
+        if self.target.dim() != 2 {
+            return;
+        }
+        let k = (x.len() / 2).min(8);
+        self.trace.paths.resize(k, Vec::new());
+        for (i, path) in self.trace.paths.iter_mut().enumerate() {
+            path.push((x[2 * i], x[2 * i + 1]));
+        }
+    }
+
     /// The last recorded row's named values, for the sampler's report.
     pub fn final_figures(&self) -> Vec<(String, f64)> {
         let mut out = vec![("dt".to_string(), self.dt)];

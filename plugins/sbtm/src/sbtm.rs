@@ -178,6 +178,7 @@ impl Sampler for Sbtm {
         let mut opt = AdamW::new(vm.all_vars(), params)?;
         let mut g = vec![0f32; x.len()];
         for k in 0..c.steps {
+            dynamics.track(&x);
             let loss = self.fit(&net, &mut opt, &x, k, streams)?;
             let s = score_rows(&net, &x, &Device::Cpu)?;
             if dynamics.records(k) {
@@ -194,6 +195,7 @@ impl Sampler for Sbtm {
             );
             progress(k as u64 + 1, c.steps as u64);
         }
+        dynamics.track(&x);
         self.report = dynamics.final_figures();
         self.report
             .push(("pretrain_steps".into(), pre_steps as f64));

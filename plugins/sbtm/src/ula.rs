@@ -71,6 +71,7 @@ impl Sampler for Ula {
         let dt = dynamics.dt as f32;
         let noise = (2.0 * dt).sqrt();
         for k in 0..c.steps {
+            dynamics.track(&x);
             if dynamics.records(k) {
                 kde_score(&x, dim, &mut s);
                 dynamics.record(k, &x, &s, &[])?;
@@ -86,6 +87,7 @@ impl Sampler for Ula {
             );
             progress(k as u64 + 1, c.steps as u64);
         }
+        dynamics.track(&x);
         self.report = dynamics.final_figures();
         self.trace = Some(dynamics.trace);
         Ok(Samples::new(x, dim))

@@ -35,6 +35,8 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 pub struct Plots {
     dir: PathBuf,
     log: LogFile,
+    /// Particle paths of a particle sampler's trace, drawn once the target is known.
+    paths: Vec<Vec<(f32, f32)>>,
 }
 
 impl Plots {
@@ -43,6 +45,7 @@ impl Plots {
         Ok(Plots {
             dir: dir.to_path_buf(),
             log: LogFile::open(dir)?,
+            paths: Vec::new(),
         })
     }
 
@@ -71,11 +74,17 @@ impl Observer for Plots {
     fn trace(&mut self, trace: &nsamp_core::Trace) -> anyhow::Result<()> {
         let r = trace_plot(&self.dir.join("trace.png"), trace);
         self.warn("trace plot", r);
+        self.paths = trace.paths.clone();
         Ok(())
     }
     fn samples(&mut self, set: &SampleSet<'_>) -> anyhow::Result<()> {
         let r = write_all(&self.dir, set);
         self.warn("plots", r);
+        if !self.paths.is_empty() {
+            let path = self.dir.join("trajectories.png");
+            let r = trajectories(&path, set.target, &self.paths, set.reference);
+            self.warn("trajectory plot", r);
+        }
         Ok(())
     }
     fn finished(&mut self, report: &RunReport) -> anyhow::Result<()> {
@@ -216,6 +225,15 @@ fn density_bands(target: &dyn Target, w: ((f32, f32), (f32, f32))) -> anyhow::Re
         .collect())
 }
 
+/// The bands as filled cells: lighter blue for lower density.
+fn band_cells(bands: &[Band]) -> impl Iterator<Item = Rectangle<(f32, f32)>> + '_ {
+    bands.iter().map(|&(a, b, c, d, band)| {
+        let shade = 1.0 - 0.45 * (1.0 - band as f64 / 12.0);
+        let col = RGBColor((255.0 * shade) as u8, (255.0 * shade) as u8, 255);
+        Rectangle::new([(a, b), (c, d)], col.filled())
+    })
+}
+
 /// One scatter panel: bands, reference (grey), samples (red); the caption counts the samples
 /// outside the window.
 fn panel<DB: DrawingBackend>(
@@ -241,13 +259,7 @@ fn panel<DB: DrawingBackend>(
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
     chart.configure_mesh().disable_mesh().draw().map_err(err)?;
-    chart
-        .draw_series(bands.iter().map(|&(a, b, c, d, band)| {
-            let shade = 1.0 - 0.45 * (1.0 - band as f64 / 12.0);
-            let col = RGBColor((255.0 * shade) as u8, (255.0 * shade) as u8, 255);
-            Rectangle::new([(a, b), (c, d)], col.filled())
-        }))
-        .map_err(err)?;
+    chart.draw_series(band_cells(bands)).map_err(err)?;
     chart
         .draw_series(
             refs.into_iter()
@@ -487,6 +499,46 @@ pub fn diagnostics(path: &Path, history: &[StepRecord]) -> PlotResult {
         chart.configure_mesh().x_desc("step").draw().map_err(err)?;
         chart
             .draw_series(LineSeries::new(pts, BLUE.mix(0.6)))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A few particles' paths (blue lines, start o, end x) over the target's log-density bands.
+pub fn trajectories(
+    path: &Path,
+    target: &dyn Target,
+    paths: &[Vec<(f32, f32)>],
+    reference: &[f32],
+) -> PlotResult {
+    ensure_font();
+    let w = window(target, reference);
+    let bands = density_bands(target, w)?;
+    let root = BitMapBackend::new(path, (900, 900)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let ((x0, x1), (y0, y1)) = w;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("paths of {} particles over the log-density", paths.len()),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    chart.configure_mesh().disable_mesh().draw().map_err(err)?;
+    chart.draw_series(band_cells(&bands)).map_err(err)?;
+    for p in paths.iter().filter(|p| !p.is_empty()) {
+        chart
+            .draw_series(LineSeries::new(p.iter().copied(), BLUE.stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series([Circle::new(p[0], 4, BLACK.filled())])
+            .map_err(err)?;
+        chart
+            .draw_series([Cross::new(p[p.len() - 1], 5, RED.stroke_width(2))])
             .map_err(err)?;
     }
     root.present().map_err(err)?;
