@@ -31,6 +31,28 @@ macro_rules! particle_config {
                 $( $(#[doc = $fdoc])+ $field: $ty = $default, )*
             }
         }
+
+        impl $name {
+            /// n prior particles and the run over them (`extra` trace columns of the sampler).
+            pub fn start(
+                &self,
+                target: &nsamp_core::CountedTarget,
+                n: usize,
+                streams: &nsamp_core::numerics::rng::RngStreams,
+                extra: &[&str],
+            ) -> anyhow::Result<(Vec<f32>, $crate::dynamics::Dynamics)> {
+                $crate::dynamics::Dynamics::start(
+                    target,
+                    self.prior,
+                    self.annealing,
+                    self.dt,
+                    (self.steps, self.trace_every),
+                    n,
+                    streams,
+                    extra,
+                )
+            }
+        }
     };
 }
 pub(crate) use particle_config;
@@ -60,13 +82,23 @@ pub struct Dynamics {
 }
 
 impl Dynamics {
-    /// n prior draws from the `particles-prior` stream.
-    pub fn prior_particles(&self, n: usize, streams: &RngStreams) -> Vec<f32> {
-        let mut x = vec![0f32; n * self.target.dim()];
+    /// n draws of the prior (the `particles-prior` stream) and the run over them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        target: &CountedTarget,
+        prior: Prior,
+        annealing: Annealing,
+        dt: Option<f64>,
+        (steps, trace_every): (usize, usize),
+        n: usize,
+        streams: &RngStreams,
+        extra: &[&str],
+    ) -> anyhow::Result<(Vec<f32>, Self)> {
+        let mut x = vec![0f32; n * target.dim()];
         fill_normal(&mut streams.stream("particles-prior", 0), &mut x);
-        x.iter_mut()
-            .for_each(|v| *v = self.prior.mean + self.prior.std * *v);
-        x
+        x.iter_mut().for_each(|v| *v = prior.mean + prior.std * *v);
+        let d = Dynamics::new(target, prior, annealing, dt, steps, trace_every, &x, extra)?;
+        Ok((x, d))
     }
 
     /// Sets up the run; `dt` None takes 0.1 n / sum_i |grad log pi(x_i)|^2 at the prior draws `x`.

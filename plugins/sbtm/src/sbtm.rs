@@ -143,27 +143,7 @@ impl Sampler for Sbtm {
     ) -> anyhow::Result<Samples> {
         let c = &self.cfg;
         let dim = self.target.dim();
-        let probe = Dynamics::new(
-            &self.target,
-            c.prior,
-            c.annealing,
-            Some(1.0),
-            c.steps,
-            c.trace_every,
-            &[],
-            &[],
-        )?;
-        let mut x = probe.prior_particles(n, streams);
-        let mut dynamics = Dynamics::new(
-            &self.target,
-            c.prior,
-            c.annealing,
-            c.dt,
-            c.steps,
-            c.trace_every,
-            &x,
-            &["ism_loss"],
-        )?;
+        let (mut x, mut dynamics) = c.start(&self.target, n, streams, &["ism_loss"])?;
         let vm = VarMap::new();
         let vb = seeded_var_builder(&vm, streams.derive("sbtm-net"), DType::F32, &Device::Cpu);
         let net = ScoreNet::new(dim, c.width, c.layers, vb)?;

@@ -4,7 +4,7 @@
 //! information in its trace uses a KDE score of the particles.
 
 use crate::diagnostics::kde_score;
-use crate::dynamics::{particle_config, Dynamics};
+use crate::dynamics::particle_config;
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::sampler::Progress;
 use nsamp_core::{CountedTarget, Sampler, SamplerConfig, Samples, Trace};
@@ -42,27 +42,7 @@ impl Sampler for Ula {
     ) -> anyhow::Result<Samples> {
         let c = &self.cfg;
         let dim = self.target.dim();
-        let probe = Dynamics::new(
-            &self.target,
-            c.prior,
-            c.annealing,
-            Some(1.0),
-            c.steps,
-            c.trace_every,
-            &[],
-            &[],
-        )?;
-        let mut x = probe.prior_particles(n, streams);
-        let mut dynamics = Dynamics::new(
-            &self.target,
-            c.prior,
-            c.annealing,
-            c.dt,
-            c.steps,
-            c.trace_every,
-            &x,
-            &[],
-        )?;
+        let (mut x, mut dynamics) = c.start(&self.target, n, streams, &[])?;
         let (mut g, mut xi, mut s) = (
             vec![0f32; x.len()],
             vec![0f32; x.len()],
