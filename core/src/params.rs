@@ -16,9 +16,7 @@ struct Seeded {
 }
 
 fn name_index(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::numerics::rng::fnv1a64(name)
 }
 
 impl Seeded {

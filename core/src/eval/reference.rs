@@ -60,12 +60,7 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".nsamp-cache"))
 }
 
-/// FNV-1a, 64 bits: a stable hash of the cache key's text (the same on every machine and run).
-pub fn fnv1a64(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+pub use crate::numerics::rng::fnv1a64;
 
 /// Provenance of a cached reference set, written beside it as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]

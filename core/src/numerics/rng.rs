@@ -61,3 +61,11 @@ pub fn fill_normal(rng: &mut Rng, out: &mut [f32]) {
         *v = StandardNormal.sample(rng);
     }
 }
+
+/// FNV-1a, 64 bits: a stable hash of a text (the same on every machine and run), for parameter
+/// names and cache keys.
+pub fn fnv1a64(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
