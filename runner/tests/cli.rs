@@ -481,3 +481,46 @@ fn mcmc_reference_is_drawn_once_then_reused_from_the_cache() {
     let log = std::fs::read_to_string(dir.join("third").join("log.txt")).unwrap();
     assert!(log.contains("reference: drew"), "{log}");
 }
+
+/// Particle samplers write trace.csv and trace.png; `nsamp table --out` puts the traces of all
+/// runs on one figure (traces.png).
+#[test]
+fn particle_sampler_traces_and_one_figure_for_several_runs() {
+    let dir = scratch("traces");
+    let recipe = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../recipes/sbtm/heat_flow_d5_ula.ron"
+    );
+    for (out, ann) in [("off", "Off"), ("geo", "Geometric")] {
+        let o = nsamp(
+            &[
+                "run",
+                recipe,
+                "--out",
+                out,
+                "--set",
+                "sampler.steps=60",
+                "--set",
+                "eval.samples=200",
+                "--set",
+                &format!("sampler.annealing={ann}"),
+            ],
+            &dir,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let csv = std::fs::read_to_string(dir.join(out).join("trace.csv")).unwrap();
+        assert!(
+            csv.starts_with("t,fisher,fisher_dkl,kl_kde,kl_gauss"),
+            "{csv}"
+        );
+        assert_eq!(
+            csv.lines().count(),
+            1 + 4,
+            "rows at steps 0, 25, 50 and the last, 59"
+        );
+        assert!(dir.join(out).join("trace.png").is_file());
+    }
+    let o = nsamp(&["table", "off", "geo", "--out", "t"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.join("t").join("traces.png").is_file());
+}

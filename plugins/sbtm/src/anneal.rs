@@ -1,7 +1,7 @@
 //! The target's score along a run, with optional annealing lambda(t) = t / t_end
 //! (Ilin, Hosseini, Hu 2025; DESIGN.md, "SBTM"):
 //!
-//! - `None`: grad log pi_t = grad log pi = -grad E;
+//! - `Off`: grad log pi_t = grad log pi = -grad E;
 //! - `Geometric`: grad log pi_t = lambda grad log pi + (1 - lambda) grad log pi_0, pi_0 the prior;
 //! - `Dilation`: pi_t(x) = pi(x / lambda) / lambda^d with lambda clipped to [0.2, 1], so
 //!   grad log pi_t(x) = (1 / lambda) grad log pi(x / lambda). The public SBTM code omits the
@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 /// How the target is annealed from the prior over the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Annealing {
-    /// The target itself from the start.
+    /// No annealing: the target itself from the start.
     #[default]
-    None,
+    Off,
     /// Geometric interpolation of the log-densities of prior and target.
     Geometric,
     /// The target dilated by 1 / lambda (lambda clipped to [0.2, 1]).
@@ -66,7 +66,7 @@ pub fn annealed_score(
     let n = x.len() / target.dim();
     let mut e = vec![0f32; n];
     match annealing {
-        Annealing::None => {
+        Annealing::Off => {
             target.grad_energy(x, out)?;
             out.iter_mut().for_each(|g| *g = -*g);
         }

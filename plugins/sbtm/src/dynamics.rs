@@ -24,7 +24,7 @@ macro_rules! particle_config {
                 steps: usize = 1000,
                 /// Step size dt; None = 0.1 n / sum_i |grad log pi(x_i)|^2 at the start.
                 dt: Option<f64> = None,
-                /// Annealing of the target: None, Geometric or Dilation (lambda(t) = t / t_end).
+                /// Annealing of the target: Off, Geometric or Dilation (lambda(t) = t / t_end).
                 annealing: $crate::anneal::Annealing = Default::default(),
                 /// Record the diagnostics every this many steps (the KDE costs n^2 d).
                 trace_every: usize = 10,
@@ -133,7 +133,7 @@ impl Dynamics {
         });
         let mut columns = vec!["t", "fisher", "fisher_dkl", "kl_kde", "kl_gauss"];
         // The exact flow is known from a prior centred on the Gaussian target's mean.
-        let exact = annealing == Annealing::None
+        let exact = annealing == Annealing::Off
             && gaussian
                 .as_ref()
                 .is_some_and(|(mu, _)| mu.iter().all(|m| *m == prior.mean));

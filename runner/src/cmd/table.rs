@@ -37,7 +37,9 @@ pub fn read_report(dir: &Path) -> anyhow::Result<RunReport> {
 pub fn command(runs: &[PathBuf], out: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let t = build(runs)?;
     if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         write(dir, &t)?;
+        write_traces(dir, runs)?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&t.json)?);
@@ -160,6 +162,49 @@ pub fn build(runs: &[PathBuf]) -> anyhow::Result<Table> {
         markdown: md,
         json: json!({"rows": rows, "exact_floor": floors}),
     })
+}
+
+/// Reads a run's trace.csv (particle samplers), if it has one.
+pub fn read_trace(dir: &Path) -> anyhow::Result<Option<nsamp_core::Trace>> {
+    let p = dir.join("trace.csv");
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return Ok(None);
+    };
+    let mut lines = text.lines();
+    let columns: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse::<f64>())
+                .collect::<Result<Vec<f64>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}: not a trace", p.display()))?;
+    Ok(Some(nsamp_core::Trace {
+        columns,
+        rows,
+        paths: Vec::new(),
+    }))
+}
+
+/// `traces.png` in `dir`: the traces of every run that has one, on one figure (SBTM beside ULA
+/// and the exact flow). Nothing when no run has a trace.
+pub fn write_traces(dir: &Path, runs: &[PathBuf]) -> anyhow::Result<()> {
+    let mut traces = Vec::new();
+    for r in runs {
+        if let Some(t) = read_trace(r)? {
+            traces.push((read_report(r)?.recipe, t));
+        }
+    }
+    if traces.is_empty() {
+        return Ok(());
+    }
+    crate::ui::plots::traces_plot(&dir.join("traces.png"), &traces)
 }
 
 /// Writes `table.md` and `table.json` into `dir`.

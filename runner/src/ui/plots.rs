@@ -549,31 +549,45 @@ pub fn trajectories(
 /// first `_`: `kl_gauss`, `kl_kde`, `kl_exact` share a panel, so do `fisher`, `fisher_exact`), each
 /// series against the first column (time), with a legend.
 pub fn trace_plot(path: &Path, trace: &nsamp_core::Trace) -> PlotResult {
+    traces_plot(path, &[(String::new(), trace.clone())])
+}
+
+/// Several runs' traces on one figure (e.g. SBTM, ULA and the exact flow): per quantity a panel,
+/// per run and column a series labelled `run: column`, each against its own run's time.
+pub fn traces_plot(path: &Path, runs: &[(String, nsamp_core::Trace)]) -> PlotResult {
     ensure_font();
     anyhow::ensure!(
-        trace.columns.len() >= 2 && !trace.rows.is_empty(),
+        runs.iter()
+            .all(|(_, t)| t.columns.len() >= 2 && !t.rows.is_empty()),
         "empty trace"
     );
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (c, name) in trace.columns.iter().enumerate().skip(1) {
-        let key = name.split('_').next().unwrap_or(name).to_string();
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, cols)) => cols.push(c),
-            None => groups.push((key, vec![c])),
+    // (panel key, [(run, column)]) in first-seen order.
+    let mut groups: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
+    for (r, (_, trace)) in runs.iter().enumerate() {
+        for (c, name) in trace.columns.iter().enumerate().skip(1) {
+            let key = name.split('_').next().unwrap_or(name).to_string();
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, cols)) => cols.push((r, c)),
+                None => groups.push((key, vec![(r, c)])),
+            }
         }
     }
     let root = BitMapBackend::new(path, (900, 300 * groups.len() as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let t_end = trace.rows.last().map_or(1.0, |r| r[0]).max(1e-12);
+    let t_end = runs
+        .iter()
+        .filter_map(|(_, t)| t.rows.last().map(|r| r[0]))
+        .fold(1e-12, f64::max);
     let colors = [BLUE, RED, BLACK, GREEN, MAGENTA, CYAN];
     for (panel, (key, cols)) in root.split_evenly((groups.len(), 1)).iter().zip(&groups) {
         let series: Vec<Vec<(f64, f64)>> = cols
             .iter()
-            .map(|&c| {
-                trace
+            .map(|&(r, c)| {
+                runs[r]
+                    .1
                     .rows
                     .iter()
-                    .map(|r| (r[0], r[c]))
+                    .map(|row| (row[0], row[c]))
                     .filter(|p| p.1.is_finite())
                     .collect()
             })
@@ -595,15 +609,20 @@ pub fn trace_plot(path: &Path, trace: &nsamp_core::Trace) -> PlotResult {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc(trace.columns[0].as_str())
+            .x_desc(runs[0].1.columns[0].as_str())
             .draw()
             .map_err(err)?;
-        for ((pts, &c), color) in series.into_iter().zip(cols).zip(colors.iter().cycle()) {
+        for ((pts, &(r, c)), color) in series.into_iter().zip(cols).zip(colors.iter().cycle()) {
             let color = *color;
+            let (run, trace) = &runs[r];
+            let label = match run.as_str() {
+                "" => trace.columns[c].clone(),
+                run => format!("{run}: {}", trace.columns[c]),
+            };
             chart
                 .draw_series(LineSeries::new(pts, color.stroke_width(2)))
                 .map_err(err)?
-                .label(trace.columns[c].as_str())
+                .label(label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
         }
         chart
