@@ -72,7 +72,7 @@ fn short_phi4_conv_run_snapshot() {
     threads: 2,
     target: Phi4(l: 4, m2: -4.0, lambda: 8.0),
     model: RealNvp(layers: 4, hidden: 4, conditioner: Conv),
-    objective: ScoreNf(rkl: 1.0, sm: 1.0, ensemble: Mcmc(size: 200, method: Hmc(5), chains: 20, burn_in: 200, pilot: 100)),
+    objective: ScoreNf(rkl: 1.0, sm: 1.0, ensemble: Mcmc(size: 200, sampler: Hmc(leapfrog: 5, chains: 20, burn_in: 200, pilot: 100))),
     corrector: Snis(),
     train: (steps: 30, batch: 64, lr: 1e-3, grad_clip: 10.0, log_every: 10, checkpoint_every: 30),
     eval: (samples: 300, reference: File("REF"), metrics: [Phi4Observables(), Nll(), Ess()]),

@@ -1,41 +1,30 @@
-//! The training ensemble of target samples for FKL and SM: drawn by the reference MCMC
-//! (`nsamp_core::mcmc`, its energy evaluations counted as training cost), exact samples for
-//! targets that have them, or rows of an .npy file.
+//! The training ensemble of target samples for FKL and SM: drawn by a training-free sampler
+//! (`Mcmc(size, sampler: Hmc(...))`, the reference MCMC kernels; its energy evaluations count as
+//! training cost), exact samples for targets that have them, or rows of an .npy file.
 
 use nsamp_core::eval::load_rows;
-use nsamp_core::mcmc::{run_mcmc, McmcSettings, Method};
 use nsamp_core::numerics::rng::RngStreams;
+use nsamp_core::registry::{families, Spec};
 use nsamp_core::CountedTarget;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// MCMC settings of an ensemble (the rest as in `McmcSettings::default`).
+/// An ensemble drawn by a training-free sampler (`Mala(...)`, `Hmc(...)`, or any other).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct McmcEnsemble {
     /// Rows in the ensemble.
     pub size: usize,
-    /// Transition kernel: Mala or Hmc(L).
-    pub method: Method,
-    /// Independent chains.
-    pub chains: usize,
-    /// Adaptation steps.
-    pub burn_in: usize,
-    /// Steps measuring tau (which sets the thinning).
-    pub pilot: usize,
-    /// The exact x -> -x move (symmetric targets such as phi^4; see `McmcSettings::sign_flip`).
-    pub sign_flip: bool,
+    /// The sampler that draws them, as in `eval.reference: Mcmc(n, sampler)`.
+    pub sampler: Spec<families::Sampler>,
 }
 
 impl Default for McmcEnsemble {
     fn default() -> Self {
         McmcEnsemble {
             size: 1000,
-            method: Method::Mala,
-            chains: 100,
-            burn_in: 1000,
-            pilot: 500,
-            sign_flip: false,
+            sampler: Spec::from_ron("Mala(chains: 100, burn_in: 1000, pilot: 500)")
+                .expect("Mala is registered by nsamp-core"),
         }
     }
 }
@@ -43,7 +32,7 @@ impl Default for McmcEnsemble {
 /// Where the training ensemble comes from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Ensemble {
-    /// The reference MCMC on the target.
+    /// `size` states of a training-free sampler on the target.
     Mcmc(McmcEnsemble),
     /// This many exact samples (mixtures).
     Exact(usize),
@@ -57,22 +46,10 @@ impl Ensemble {
         match self {
             Ensemble::Mcmc(m) => {
                 anyhow::ensure!(m.size > 0, "ensemble size must be positive");
-                let settings = McmcSettings {
-                    method: m.method,
-                    chains: m.chains,
-                    burn_in: m.burn_in,
-                    pilot: m.pilot,
-                    sign_flip: m.sign_flip,
-                    ..Default::default()
-                };
-                let (x, _) = run_mcmc(
-                    target,
-                    &settings,
-                    m.size,
-                    &streams.derive("ensemble-mcmc"),
-                    &mut |_, _, _| {},
-                )?;
-                Ok(x)
+                let mut sampler = m.sampler.config.build(target)?;
+                let drawn =
+                    sampler.sample(m.size, &streams.derive("ensemble-mcmc"), &mut |_, _| {})?;
+                Ok(drawn.x)
             }
             Ensemble::Exact(n) => {
                 let mut rng = streams.stream("ensemble-exact", 0);

@@ -49,9 +49,9 @@ nsamp_core::config! {
 nsamp_core::config! {
     /// `Fkl(ensemble: ...)`: forward KL on a training ensemble.
     pub struct FklConfig {
-        /// Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws
-        /// it with the reference MCMC (its energy evaluations count as training cost); Exact(n)
-        /// for mixtures; File("set.npy") loads one.
+        /// Training ensemble of target samples: Mcmc(size, sampler: Mala(...) or Hmc(...)) draws
+        /// it with a training-free sampler (its energy evaluations count as training cost);
+        /// Exact(n) for mixtures; File("set.npy") loads one.
         ensemble: Ensemble = default_ensemble(),
     }
 }
@@ -59,9 +59,9 @@ nsamp_core::config! {
 nsamp_core::config! {
     /// `Sm(ensemble: ...)`: score matching on a training ensemble.
     pub struct SmConfig {
-        /// Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws
-        /// it with the reference MCMC (its energy evaluations count as training cost); Exact(n)
-        /// for mixtures; File("set.npy") loads one.
+        /// Training ensemble of target samples: Mcmc(size, sampler: Mala(...) or Hmc(...)) draws
+        /// it with a training-free sampler (its energy evaluations count as training cost);
+        /// Exact(n) for mixtures; File("set.npy") loads one.
         ensemble: Ensemble = default_ensemble(),
     }
 }
@@ -75,9 +75,9 @@ nsamp_core::config! {
         sm: f64 = 1.0,
         /// Weight of the forward KL (the paper's ScoreNF: 0).
         fkl: f64 = 0.0,
-        /// Training ensemble of target samples: Mcmc(size, method, chains, burn_in, pilot) draws
-        /// it with the reference MCMC (its energy evaluations count as training cost); Exact(n)
-        /// for mixtures; File("set.npy") loads one.
+        /// Training ensemble of target samples: Mcmc(size, sampler: Mala(...) or Hmc(...)) draws
+        /// it with a training-free sampler (its energy evaluations count as training cost);
+        /// Exact(n) for mixtures; File("set.npy") loads one.
         ensemble: Ensemble = default_ensemble(),
     }
 }

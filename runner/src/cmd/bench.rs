@@ -104,8 +104,8 @@ const FLOWS: [Workload; 4] = [
         "recipes/flows/phi4_lambda8_scorenf.ron",
         [
             "objective.ensemble.size=256",
-            "objective.ensemble.burn_in=100",
-            "objective.ensemble.pilot=50"
+            "objective.ensemble.sampler.burn_in=100",
+            "objective.ensemble.sampler.pilot=50"
         ]
     ),
 ];
