@@ -81,10 +81,11 @@ fn flow_imh_evaluation_computes_the_reference_energies_once() {
         .unwrap();
     let e = report.energy_evals;
     let budget = e.training + e.sampling + e.correction;
-    // Evaluation: the reference once, then the corrected samples, the flow's own samples
-    // (metrics before the corrector), their energies for the density metrics, the exact floor.
+    // Evaluation: the reference once, then the corrected samples, the flow's own samples (once:
+    // their energies serve the density metrics and the metrics before the corrector alike), the
+    // exact floor.
     let reference = n;
-    let scored = n + n + n + n;
+    let scored = n + n + n;
     assert_eq!(report.evaluation_energy_evals, reference + scored);
     assert_eq!(ROWS.load(Ordering::Relaxed), budget + reference + scored);
     assert!(report.metrics_before_corrector.is_some() && report.exact_floor.is_some());

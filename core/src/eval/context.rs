@@ -39,13 +39,13 @@ impl EvalContext {
         obs: &mut dyn Observer,
     ) -> anyhow::Result<Self> {
         let metrics = settings.build_metrics(target.inner())?;
-        settings.reference.check(target)?;
-        let target = target.recount();
+        // `load` reports a missing file or exact sampler itself (callers that want to fail before
+        // any work call `Reference::check` first); an MCMC draw counts on its own counter.
         let ReferenceSet {
             rows: mut reference,
             description,
         } = settings.reference.load(
-            &target,
+            target,
             target_ron,
             settings.samples,
             settings.reference_seed,
@@ -109,6 +109,17 @@ impl EvalContext {
         samples: &[f32],
         density: Option<&ModelDensity>,
     ) -> anyhow::Result<Metrics> {
+        self.score_with_energies(samples, None, density)
+    }
+
+    /// [`Self::score`] with the samples' energies given where they are already known (a flow's
+    /// raw samples, whose energies the density metrics computed).
+    pub fn score_with_energies(
+        &self,
+        samples: &[f32],
+        energies: Option<&[f32]>,
+        density: Option<&ModelDensity>,
+    ) -> anyhow::Result<Metrics> {
         let dim = self.target.dim();
         anyhow::ensure!(
             samples.len().is_multiple_of(dim) && !samples.is_empty(),
@@ -124,12 +135,26 @@ impl EvalContext {
             }
             None => samples,
         };
-        let se = counted_energies(&self.target, samples)?;
+        // Centring changes no energy, so energies of the rows as given serve.
+        let computed;
+        let se = match energies {
+            Some(e) => {
+                anyhow::ensure!(
+                    e.len() * dim == samples.len(),
+                    "energies do not match samples"
+                );
+                e
+            }
+            None => {
+                computed = counted_energies(&self.target, samples)?;
+                &computed[..]
+            }
+        };
         let input = MetricInput {
             samples,
             reference: &self.reference,
             dim,
-            sample_energy: &se,
+            sample_energy: se,
             reference_energy: &self.reference_energy,
             target: self.target.inner(),
             density,

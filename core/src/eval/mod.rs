@@ -131,9 +131,6 @@ pub struct Evaluation {
     pub n_reference: usize,
     /// Where the reference came from.
     pub reference: String,
-    /// The reference rows as scored (centred for particle targets), for plots.
-    #[serde(skip)]
-    pub reference_rows: Vec<f32>,
 }
 
 /// Scores `samples` under the recipe's protocol, with the exact floor where the settings ask
@@ -160,6 +157,5 @@ pub fn evaluate(
         n_samples: n,
         n_reference: cx.n_reference(),
         reference: cx.description.clone(),
-        reference_rows: cx.reference().to_vec(),
     })
 }

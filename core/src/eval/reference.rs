@@ -89,25 +89,28 @@ pub struct Provenance {
     pub created_unix: u64,
 }
 
+/// The error of an `Exact` reference on a target without an exact sampler.
+const NO_EXACT: &str = "this target has no exact sampler: set eval.reference to `Mcmc(n: 10000, \
+                        sampler: Mala())` (drawn once and cached) or File(\"ref.npy\")";
+
+/// An external reference file, with the way out named in its error.
+fn load_file(p: &str, dim: usize) -> anyhow::Result<Vec<f32>> {
+    load_rows(Path::new(p), dim).map_err(|e| {
+        e.context(format!(
+            "eval.reference (or let nsamp draw and cache one: `reference: Mcmc(n: 10000, \
+             sampler: Mala())`; the file was {p})"
+        ))
+    })
+}
+
 impl Reference {
     /// Whether the set can be had without drawing (checked before training: a missing file or
     /// a target without an exact sampler fails early).
     pub fn check(&self, target: &CountedTarget) -> anyhow::Result<()> {
         match self {
-            Reference::File(p) => load_rows(Path::new(p), target.dim())
-                .map(|_| ())
-                .map_err(|e| {
-                    e.context(format!(
-                        "eval.reference (or let nsamp draw and cache one: `reference: Mcmc(n: \
-                         10000, sampler: Mala())`; the file was {p})"
-                    ))
-                }),
+            Reference::File(p) => load_file(p, target.dim()).map(|_| ()),
             Reference::Exact => {
-                anyhow::ensure!(
-                    target.inner().exact().is_some(),
-                    "this target has no exact sampler: set eval.reference to `Mcmc(n: 10000, \
-                     sampler: Mala())` (drawn once and cached) or File(\"ref.npy\")"
-                );
+                anyhow::ensure!(target.inner().exact().is_some(), NO_EXACT);
                 Ok(())
             }
             Reference::Mcmc { n, .. } => {
@@ -133,14 +136,14 @@ impl Reference {
                 let rows = target
                     .inner()
                     .exact_sample(exact_n, &mut rng)
-                    .ok_or_else(|| anyhow::anyhow!("this target has no exact sampler"))?;
+                    .ok_or_else(|| anyhow::anyhow!(NO_EXACT))?;
                 Ok(ReferenceSet {
                     rows,
                     description: format!("{exact_n} exact samples, reference_seed {seed}"),
                 })
             }
             Reference::File(p) => Ok(ReferenceSet {
-                rows: load_rows(Path::new(p), target.dim())?,
+                rows: load_file(p, target.dim())?,
                 description: format!("file {p}"),
             }),
             Reference::Mcmc { n, sampler } => {

@@ -117,17 +117,6 @@ impl Assembled {
         })
     }
 
-    /// The objective's context.
-    pub fn context(&self) -> Context<'_> {
-        Context {
-            target: &self.target,
-            model: self.model.as_deref(),
-            streams: &self.streams,
-            device: &self.device,
-            batch: self.recipe.train.batch,
-        }
-    }
-
     /// The objective (mutably, trained methods only) beside the context it runs in.
     pub fn split(&mut self) -> (Option<&mut (dyn Objective + 'static)>, Context<'_>) {
         let cx = Context {

@@ -257,7 +257,11 @@ impl Experiment {
         let density = self.density(cx, drawn)?;
         let metrics = cx.score(&drawn.samples.x, density.as_ref())?;
         let raw = self.raw_if_corrected(drawn);
-        let before = raw.map(|x| cx.score(x, density.as_ref())).transpose()?;
+        // The raw samples are the flow's own samples of `density`: their energies are known.
+        let known = density.as_ref().map(|d| &d.sample_energy[..]);
+        let before = raw
+            .map(|x| cx.score_with_energies(x, known, density.as_ref()))
+            .transpose()?;
         let floor = if self.parts.recipe.eval.exact_floor {
             let streams = self.parts.streams.derive("exact-floor");
             cx.exact_floor(drawn.samples.n(), &streams)?
