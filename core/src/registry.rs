@@ -61,7 +61,7 @@ pub trait Documented: Default {
 
 /// A value as compact one-line RON in the recipe dialect (`Some(..)` written out, a component
 /// written `Name(field: value)`), e.g. `(sigma_min: 1e-5, sigma_max: 1.0)`.
-pub fn to_ron_compact<T: serde::Serialize + ?Sized>(value: &T) -> String {
+pub fn to_ron_compact<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, ron::Error> {
     let pretty = ron::ser::PrettyConfig::new()
         .struct_names(false)
         .compact_structs(true)
@@ -71,7 +71,6 @@ pub fn to_ron_compact<T: serde::Serialize + ?Sized>(value: &T) -> String {
     ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES)
         .to_string_pretty(value, pretty)
-        .unwrap_or_else(|e| format!("<unprintable: {e}>"))
 }
 
 /// The commented RON example of a config: `Name(` then, per field, its doc as `//` lines and
@@ -329,7 +328,10 @@ macro_rules! config {
                 },
             )*];
             fn field_values(&self) -> Vec<String> {
-                vec![$($crate::registry::to_ron_compact(&self.$field)),*]
+                // An unprintable default makes the example unparsable, which the registry test
+                // reports.
+                vec![$($crate::registry::to_ron_compact(&self.$field)
+                    .unwrap_or_else(|e| format!("<unprintable: {e}>"))),*]
             }
         }
     };

@@ -234,7 +234,7 @@ pub fn cached_mcmc(
     dir: &Path,
     obs: &mut dyn Observer,
 ) -> anyhow::Result<ReferenceSet> {
-    let sampler_ron = crate::registry::to_ron_compact(sampler);
+    let sampler_ron = crate::registry::to_ron_compact(sampler)?;
     let entry = CacheEntry::new(dir, target_ron, &sampler_ron, n, seed);
     let what = format!("{n} x {} {} reference", target.dim(), sampler.name);
     let description = format!(

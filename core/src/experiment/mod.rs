@@ -350,7 +350,7 @@ impl Experiment {
 
 /// A recipe's target config as compact RON (`Phi4(l: 8, m2: -4.0, lambda: 8.0)`).
 pub fn target_ron(recipe: &Recipe) -> anyhow::Result<String> {
-    Ok(crate::registry::to_ron_compact(&recipe.target))
+    Ok(crate::registry::to_ron_compact(&recipe.target)?)
 }
 
 /// Forwards the trainer's steps to the observer: log lines every `log_every` steps, checkpoints
