@@ -9,7 +9,8 @@
 //! score by explicit score matching (Adam, until the loss is below `pretrain_tol` or after
 //! `pretrain_max_steps`). The trajectories are deterministic given the initial particles.
 
-use crate::dynamics::{particle_config, Dynamics};
+use crate::anneal::Prior;
+use crate::dynamics::particle_config;
 use crate::net::{score_rows, ScoreNet};
 use nsamp_core::candle::{DType, Device, Tensor};
 use nsamp_core::candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
@@ -78,20 +79,20 @@ impl Sbtm {
         net: &ScoreNet,
         vm: &VarMap,
         x: &[f32],
-        dyn_: &Dynamics,
+        prior: &Prior,
         streams: &RngStreams,
     ) -> anyhow::Result<(usize, f64)> {
         let dim = self.target.dim();
         let n = x.len() / dim;
         let mut target = vec![0f32; x.len()];
-        dyn_.prior.score(x, &mut target);
+        prior.score(x, &mut target);
         let mut opt = nsamp_core::train::adam(vm, self.cfg.lr)?;
         let mut rng = streams.stream("sbtm-pretrain", 0);
         let mut idx: Vec<usize> = (0..n).collect();
         let mut loss = f64::INFINITY;
         for step in 0..self.cfg.pretrain_max_steps {
-            idx.shuffle(&mut rng);
-            let b = &idx[..self.cfg.batch.min(n)];
+            // A fresh random mini-batch: O(batch) per step, not a shuffle of all n particles.
+            let (b, _) = idx.partial_shuffle(&mut rng, self.cfg.batch.min(n));
             let xb = batch_tensor(x, dim, b, &Device::Cpu)?;
             let tb = batch_tensor(&target, dim, b, &Device::Cpu)?;
             let l = net.explicit_sm_loss(&xb, &tb)?;
@@ -147,7 +148,7 @@ impl Sampler for Sbtm {
         let vm = VarMap::new();
         let vb = seeded_var_builder(&vm, streams.derive("sbtm-net"), DType::F32, &Device::Cpu);
         let net = ScoreNet::new(dim, c.width, c.layers, vb)?;
-        let (pre_steps, pre_loss) = self.pretrain(&net, &vm, &x, &dynamics, streams)?;
+        let (pre_steps, pre_loss) = self.pretrain(&net, &vm, &x, &dynamics.prior, streams)?;
         let params = ParamsAdamW {
             lr: c.lr,
             beta1: 0.9,
