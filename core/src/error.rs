@@ -35,6 +35,13 @@ pub enum NsampError {
         /// What to try.
         hint: String,
     },
+    /// The run was asked to stop (SIGINT or SIGTERM) and stopped between two steps; a complete
+    /// checkpoint of the state after `steps_done` steps was written.
+    #[error("stopped on request after {steps_done} training steps")]
+    Interrupted {
+        /// Training steps completed (and checkpointed).
+        steps_done: u64,
+    },
     /// A component was combined with another it cannot work with.
     #[error("incompatible components: {0}")]
     Incompatible(String),

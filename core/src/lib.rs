@@ -5,6 +5,7 @@
 //! that builds it (the config a recipe holds is also the constructor), and registers the config
 //! under a stable name with [`register!`]. The runner looks names up in the registry.
 
+pub mod checkpoint;
 pub mod corrector;
 pub mod error;
 pub mod eval;
@@ -32,7 +33,7 @@ pub use error::NsampError;
 pub use experiment::{Experiment, Observer, RunReport};
 pub use metric::{Metric, MetricConfig, MetricInput};
 pub use model::{FlowModel, Model, ModelConfig, ModelShape, ScoreModel};
-pub use objective::{Context, Objective, ObjectiveConfig, StepLoss};
+pub use objective::{Context, Objective, ObjectiveConfig, ObjectiveState, StepLoss};
 pub use recipe::Recipe;
 pub use registry::Spec;
 pub use sampler::{Drawn, Sampler, SamplerConfig, Samples, Trace};

@@ -6,6 +6,34 @@ use crate::numerics::rng::RngStreams;
 use crate::sampler::Sampler;
 use crate::target::CountedTarget;
 use candle_core::{Device, Tensor};
+use std::collections::BTreeMap;
+
+/// An objective's state between two steps, for complete checkpoints: named f32 arrays (saved
+/// as safetensors) and named counters (saved as JSON). Random numbers are not state: every
+/// stream is derived from the seed and the step.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ObjectiveState {
+    /// Named arrays (replay buffer rows, training ensembles, auxiliary parameters).
+    pub arrays: BTreeMap<String, Vec<f32>>,
+    /// Named counters (buffer head and length, inner step counts).
+    pub counters: BTreeMap<String, u64>,
+}
+
+impl ObjectiveState {
+    /// The array `name`, or an error naming it.
+    pub fn take_array(&mut self, name: &str) -> anyhow::Result<Vec<f32>> {
+        self.arrays
+            .remove(name)
+            .ok_or_else(|| anyhow::anyhow!("the checkpoint has no objective array `{name}`"))
+    }
+    /// The counter `name`, or an error naming it.
+    pub fn counter(&self, name: &str) -> anyhow::Result<u64> {
+        self.counters
+            .get(name)
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("the checkpoint has no objective counter `{name}`"))
+    }
+}
 
 /// What an objective sees at every call.
 pub struct Context<'a> {
@@ -35,6 +63,12 @@ pub trait Objective: Send {
     fn init(&mut self, cx: &Context<'_>) -> anyhow::Result<()>;
     /// The loss for gradient step `step` (0-based).
     fn loss(&mut self, step: u64, cx: &Context<'_>) -> anyhow::Result<StepLoss>;
+    /// The state after the last completed step (what [`Self::restore`] needs to go on exactly
+    /// as if never stopped). Stateless objectives return `ObjectiveState::default()`.
+    fn state(&self) -> anyhow::Result<ObjectiveState>;
+    /// Restores a state [`Self::state`] returned; called instead of [`Self::init`] when a run
+    /// resumes from a checkpoint, so it also prepares what `init` would (scratch space).
+    fn restore(&mut self, state: ObjectiveState, cx: &Context<'_>) -> anyhow::Result<()>;
     /// Called after the optimiser step (outer loops such as buffer refills).
     fn after_step(&mut self, _step: u64, _cx: &Context<'_>) -> anyhow::Result<()> {
         Ok(())

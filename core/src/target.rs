@@ -209,6 +209,10 @@ impl CountedTarget {
             evals: Arc::new(AtomicU64::new(0)),
         }
     }
+    /// Sets the counter (a resumed run continues the count its checkpoint recorded).
+    pub fn set_evals(&self, n: u64) {
+        self.evals.store(n, Ordering::Relaxed);
+    }
     /// The wrapped target, for metadata (dim, structure, exact sampler). Calls to its energy are not counted.
     pub fn inner(&self) -> &dyn Target {
         &*self.inner

@@ -72,7 +72,7 @@ impl TrainSettings {
 }
 
 /// One step's figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepRecord {
     /// Step index (0-based).
     pub step: u64,
@@ -88,8 +88,8 @@ pub struct StepRecord {
 
 /// Receives every step (for logs, progress bars, checkpoints).
 pub trait TrainObserver {
-    /// After each step.
-    fn on_step(&mut self, record: &StepRecord) -> anyhow::Result<()>;
+    /// After each step, with the state a checkpoint needs.
+    fn on_step(&mut self, record: &StepRecord, state: &TrainView<'_>) -> anyhow::Result<()>;
 }
 
 /// Adam hyper-parameters other than the learning rate: beta1 = 0.9, beta2 = 0.999, eps = 1e-8.
@@ -104,30 +104,139 @@ pub fn adam(varmap: &VarMap, lr: f64) -> anyhow::Result<candle_nn::AdamW> {
     Ok(candle_nn::AdamW::new(varmap.all_vars(), params)?)
 }
 
+/// Adam with beta1 = 0.9, beta2 = 0.999, eps = 1e-8 and no weight decay, its moments in the
+/// open so a checkpoint can hold them (candle-nn's `AdamW` keeps them private). The arithmetic,
+/// operation for operation, of candle-nn's `AdamW` with weight decay 0 (so a run's numbers are
+/// those it gave): with t the step count,
+/// m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2,
+/// theta <- theta - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+pub struct Adam {
+    /// (name, parameter, first moment, second moment), sorted by name.
+    vars: Vec<(String, candle_core::Var, candle_core::Var, candle_core::Var)>,
+    steps: u64,
+    lr: f64,
+}
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+impl Adam {
+    /// Zero moments for every parameter of `varmap`, sorted by name.
+    pub fn new(varmap: &VarMap, lr: f64) -> anyhow::Result<Self> {
+        let mut named: Vec<(String, candle_core::Var)> = varmap
+            .data()
+            .lock()
+            .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?
+            .iter()
+            .filter(|(_, v)| v.dtype().is_float())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let vars = named
+            .into_iter()
+            .map(|(k, v)| {
+                let zeros = || candle_core::Var::zeros(v.shape(), v.dtype(), v.device());
+                Ok((k, v.clone(), zeros()?, zeros()?))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Adam { vars, steps: 0, lr })
+    }
+
+    /// One update with the gradients in `grads` (parameters without a gradient are left as are).
+    pub fn step(&mut self, grads: &candle_core::backprop::GradStore) -> anyhow::Result<()> {
+        self.steps += 1;
+        let scale_m = 1f64 / (1f64 - BETA1.powi(self.steps as i32));
+        let scale_v = 1f64 / (1f64 - BETA2.powi(self.steps as i32));
+        for (_, theta, m, v) in &self.vars {
+            if let Some(g) = grads.get(theta) {
+                let next_m = ((m.as_tensor() * BETA1)? + (g * (1.0 - BETA1))?)?;
+                let next_v = ((v.as_tensor() * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
+                let m_hat = (&next_m * scale_m)?;
+                let v_hat = (&next_v * scale_v)?;
+                // theta * (1 - lr * weight_decay) with weight decay 0, as candle-nn computes it.
+                let next_theta = (theta.as_tensor() * 1f64)?;
+                let adjusted = (m_hat / (v_hat.sqrt()? + EPS)?)?;
+                let next_theta = (next_theta - (adjusted * self.lr)?)?;
+                m.set(&next_m)?;
+                v.set(&next_v)?;
+                theta.set(&next_theta)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Updates done so far (t).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The moments by parameter name: (name, first moment, second moment).
+    pub fn moments(
+        &self,
+    ) -> impl Iterator<Item = (&str, &candle_core::Tensor, &candle_core::Tensor)> {
+        self.vars
+            .iter()
+            .map(|(k, _, m, v)| (k.as_str(), m.as_tensor(), v.as_tensor()))
+    }
+
+    /// Restores the step count and the moments of every parameter (by name) from a checkpoint.
+    pub fn restore(
+        &mut self,
+        steps: u64,
+        moments: &std::collections::HashMap<String, (candle_core::Tensor, candle_core::Tensor)>,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            moments.len() == self.vars.len(),
+            "the checkpoint holds optimiser moments for {} parameters, the model has {}",
+            moments.len(),
+            self.vars.len()
+        );
+        for (name, theta, m, v) in &self.vars {
+            let (cm, cv) = moments.get(name).ok_or_else(|| {
+                anyhow::anyhow!("the checkpoint has no optimiser moments for parameter `{name}`")
+            })?;
+            anyhow::ensure!(
+                cm.shape() == theta.shape() && cv.shape() == theta.shape(),
+                "optimiser moments of `{name}`: shape {:?} in the checkpoint, {:?} in the model",
+                cm.shape(),
+                theta.shape()
+            );
+            m.set(cm)?;
+            v.set(cv)?;
+        }
+        self.steps = steps;
+        Ok(())
+    }
+}
+
 /// One optimiser over a model's parameters: backward, global gradient-norm clipping, Adam.
 pub struct Trainer {
     vars: Vec<candle_core::Var>,
-    opt: candle_nn::AdamW,
+    opt: Adam,
     clip: Option<f64>,
 }
 
 impl Trainer {
     /// Adam on every parameter of `varmap`, with optional global-norm clipping.
     pub fn new(varmap: &VarMap, lr: f64, clip: Option<f64>) -> anyhow::Result<Self> {
+        let opt = Adam::new(varmap, lr)?;
         // Sorted by name: the global norm then sums in one fixed order (a VarMap is a HashMap).
-        let mut named: Vec<(String, candle_core::Var)> = varmap
-            .data()
-            .lock()
-            .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Trainer {
-            vars: named.into_iter().map(|(_, v)| v).collect(),
-            opt: adam(varmap, lr)?,
+            vars: opt.vars.iter().map(|(_, v, _, _)| v.clone()).collect(),
+            opt,
             clip,
         })
+    }
+
+    /// The optimiser (its moments go into checkpoints).
+    pub fn optimizer(&self) -> &Adam {
+        &self.opt
+    }
+
+    /// The optimiser, to restore it from a checkpoint.
+    pub fn optimizer_mut(&mut self) -> &mut Adam {
+        &mut self.opt
     }
 
     /// Differentiates `loss`, clips the global gradient norm, applies Adam. Returns the norm
@@ -163,21 +272,36 @@ impl Trainer {
     }
 }
 
-/// Runs `settings.steps` gradient steps of `objective` on the parameters in `varmap`.
-/// Stops with [`NsampError::NonFinite`] as soon as a loss or gradient norm is not finite.
+/// What the observer sees after each step: enough to write a complete checkpoint.
+pub struct TrainView<'a> {
+    /// Steps completed (the next step's index).
+    pub steps_done: u64,
+    /// Energy evaluations so far (the counter a resumed run starts from).
+    pub energy_evals: u64,
+    /// The optimiser (None without a network).
+    pub trainer: Option<&'a Trainer>,
+    /// The objective, whose [`Objective::state`] goes into the checkpoint.
+    pub objective: &'a dyn Objective,
+}
+
+/// Runs the gradient steps `start..settings.steps` of `objective` with `trainer` (None for
+/// network-free objectives). Stops with [`NsampError::NonFinite`] as soon as a loss or gradient
+/// norm is not finite, and with [`NsampError::Interrupted`] before the next step once `stop` is
+/// set (the state is then that after the last completed step).
 pub fn train(
     objective: &mut dyn Objective,
-    varmap: Option<&VarMap>,
+    mut trainer: Option<&mut Trainer>,
     cx: &Context<'_>,
     settings: &TrainSettings,
+    start: u64,
+    stop: &std::sync::atomic::AtomicBool,
     observer: &mut dyn TrainObserver,
 ) -> anyhow::Result<()> {
-    let mut trainer = match varmap {
-        Some(vm) => Some(Trainer::new(vm, settings.lr, settings.grad_clip)?),
-        None => None,
-    };
     let (mut last_loss, mut last_norm) = (f64::NAN, f64::NAN);
-    for step in 0..settings.steps {
+    for step in start..settings.steps {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(NsampError::Interrupted { steps_done: step }.into());
+        }
         let out = objective.loss(step, cx)?;
         let loss = out
             .loss
@@ -197,7 +321,7 @@ pub fn train(
             )
             .into());
         }
-        let grad_norm = match trainer.as_mut() {
+        let grad_norm = match trainer.as_deref_mut() {
             Some(t) => t.step(&out.loss)?,
             None => 0.0,
         };
@@ -211,7 +335,7 @@ pub fn train(
         objective.after_step(step, cx)?;
         last_loss = loss;
         last_norm = grad_norm;
-        observer.on_step(&StepRecord {
+        let record = StepRecord {
             step,
             loss,
             grad_norm,
@@ -221,7 +345,14 @@ pub fn train(
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
-        })?;
+        };
+        let view = TrainView {
+            steps_done: step + 1,
+            energy_evals: record.energy_evals,
+            trainer: trainer.as_deref(),
+            objective: &*objective,
+        };
+        observer.on_step(&record, &view)?;
     }
     Ok(())
 }

@@ -117,12 +117,28 @@ fn non_finite_energies_stop_training_with_a_diagnostic() {
     objective.init(&cx).unwrap();
     struct Quiet;
     impl nsamp_core::train::TrainObserver for Quiet {
-        fn on_step(&mut self, _: &nsamp_core::train::StepRecord) -> anyhow::Result<()> {
+        fn on_step(
+            &mut self,
+            _: &nsamp_core::train::StepRecord,
+            _: &nsamp_core::train::TrainView<'_>,
+        ) -> anyhow::Result<()> {
             Ok(())
         }
     }
-    let err = nsamp_core::train::train(objective, varmap.as_ref(), &cx, &settings, &mut Quiet)
-        .unwrap_err();
+    let mut trainer =
+        nsamp_core::train::Trainer::new(varmap.as_ref().unwrap(), settings.lr, settings.grad_clip)
+            .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let err = nsamp_core::train::train(
+        objective,
+        Some(&mut trainer),
+        &cx,
+        &settings,
+        0,
+        &stop,
+        &mut Quiet,
+    )
+    .unwrap_err();
     match err.downcast_ref::<NsampError>() {
         Some(NsampError::NonFinite { step: 0, what, .. }) => assert!(what.contains("target score")),
         _ => panic!("expected a NonFinite diagnostic, got: {err:#}"),

@@ -22,11 +22,15 @@ pub use report::{
     final_diagnostics, EnergyEvals, EvalProtocol, Figures, ModeOccupancy, RunReport, WallTimes,
 };
 
+use crate::checkpoint::Saved;
+use crate::error::NsampError;
 use crate::eval::EvalContext;
 use crate::metric::ModelDensity;
 use crate::recipe::Recipe;
 use crate::sampler::Samples;
-use crate::train::{self, StepRecord, TrainObserver, TrainSettings};
+use crate::train::{self, StepRecord, TrainObserver, TrainSettings, TrainView, Trainer};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One run of a recipe.
@@ -35,6 +39,10 @@ pub struct Experiment {
     pub parts: Assembled,
     /// Worker threads (recorded in the report; the caller configures the pools).
     pub threads: usize,
+    /// Set (by a signal handler, another thread) to stop training before the next step.
+    pub stop: Arc<AtomicBool>,
+    /// A checkpoint to go on from instead of starting training afresh.
+    resume: Option<Saved>,
 }
 
 /// What sampling and correction produced.
@@ -65,7 +73,32 @@ impl Experiment {
         Ok(Experiment {
             parts: Assembled::new(recipe)?,
             threads: crate::threads::current(),
+            stop: Arc::new(AtomicBool::new(false)),
+            resume: None,
         })
+    }
+
+    /// Goes on from `saved` (read by [`crate::checkpoint::read`] from the run directory of the
+    /// same recipe): training restarts at its step with its parameters, optimiser moments,
+    /// objective state and energy count, so the run ends as the uninterrupted one would.
+    pub fn resuming(mut self, saved: Saved) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            self.parts.objective.is_some(),
+            "only trained methods have checkpoints; this recipe names a training-free sampler"
+        );
+        anyhow::ensure!(
+            saved.steps_done <= self.parts.recipe.train.steps,
+            "the checkpoint is at step {}, past the recipe's train.steps {}",
+            saved.steps_done,
+            self.parts.recipe.train.steps
+        );
+        self.resume = Some(saved);
+        Ok(self)
+    }
+
+    /// The flag that stops training before its next step (with a complete checkpoint).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
     }
 
     /// Records the worker-thread count in the report.
@@ -132,38 +165,87 @@ impl Experiment {
         ));
     }
 
-    /// The objective's initialisation and the training steps; checkpoints through `obs`.
+    /// The objective's initialisation (or the checkpoint's state when resuming) and the
+    /// training steps; checkpoints through `obs`.
     fn train(&mut self, obs: &mut dyn Observer) -> anyhow::Result<Vec<StepRecord>> {
         let settings = self.parts.recipe.train.clone();
         let varmap = self.parts.varmap.clone();
+        let threads = self.threads;
+        let stop = Arc::clone(&self.stop);
+        let resume = self.resume.take();
         let (objective, cx) = self.parts.split();
         let Some(objective) = objective else {
             return Ok(Vec::new());
         };
+        let mut trainer = varmap
+            .as_ref()
+            .map(|vm| Trainer::new(vm, settings.lr, settings.grad_clip))
+            .transpose()?;
         let started = Instant::now();
-        obs.log("initialising the objective (e.g. the initial replay buffer)...");
-        objective.init(&cx)?;
-        obs.log(&format!(
-            "initialised in {:.1}s ({} energy evals); training {} steps",
-            started.elapsed().as_secs_f64(),
-            cx.target.evals(),
-            settings.steps
-        ));
+        let history = match resume {
+            Some(saved) => {
+                let h = saved.restore(varmap.as_ref(), trainer.as_mut(), objective, &cx)?;
+                obs.log(&format!(
+                    "resumed from the checkpoint after step {} ({} energy evals so far)",
+                    h.len(),
+                    cx.target.evals()
+                ));
+                h
+            }
+            None => {
+                obs.log("initialising the objective (e.g. the initial replay buffer)...");
+                objective.init(&cx)?;
+                obs.log(&format!(
+                    "initialised in {:.1}s ({} energy evals); training {} steps",
+                    started.elapsed().as_secs_f64(),
+                    cx.target.evals(),
+                    settings.steps
+                ));
+                Vec::with_capacity(settings.steps as usize)
+            }
+        };
+        let start = history.len() as u64;
         obs.phase("training", settings.steps);
+        obs.progress(start, settings.steps);
         let mut watch = Watch {
             obs,
-            history: Vec::with_capacity(settings.steps as usize),
+            history,
             settings: &settings,
             varmap: varmap.as_ref(),
+            threads,
             started,
         };
-        let res = train::train(objective, varmap.as_ref(), &cx, &settings, &mut watch);
+        let res = train::train(
+            objective,
+            trainer.as_mut(),
+            &cx,
+            &settings,
+            start,
+            &stop,
+            &mut watch,
+        );
         let Watch { obs, history, .. } = watch;
         obs.phase_done();
+        // The state is one to go on from unless a step failed half-way.
+        let resumable = match &res {
+            Ok(()) => true,
+            Err(e) => matches!(
+                e.downcast_ref::<NsampError>(),
+                Some(NsampError::Interrupted { .. })
+            ),
+        };
+        let view = TrainView {
+            steps_done: history.len() as u64,
+            energy_evals: cx.target.evals(),
+            trainer: trainer.as_ref(),
+            objective: &*objective,
+        };
         obs.checkpoint(&Checkpoint {
             varmap: varmap.as_ref(),
             history: &history,
             last: true,
+            state: resumable.then_some(&view),
+            threads,
         })?;
         res.map(|()| history)
     }
@@ -360,11 +442,12 @@ struct Watch<'a, 'o> {
     history: Vec<StepRecord>,
     settings: &'a TrainSettings,
     varmap: Option<&'a candle_nn::VarMap>,
+    threads: usize,
     started: Instant,
 }
 
 impl TrainObserver for Watch<'_, '_> {
-    fn on_step(&mut self, r: &StepRecord) -> anyhow::Result<()> {
+    fn on_step(&mut self, r: &StepRecord, state: &TrainView<'_>) -> anyhow::Result<()> {
         self.history.push(r.clone());
         self.obs.step(r)?;
         self.obs.progress(r.step + 1, self.settings.steps);
@@ -384,6 +467,8 @@ impl TrainObserver for Watch<'_, '_> {
                 varmap: self.varmap,
                 history: &self.history,
                 last: false,
+                state: Some(state),
+                threads: self.threads,
             })?;
         }
         Ok(())

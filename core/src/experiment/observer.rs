@@ -4,17 +4,24 @@
 use super::report::RunReport;
 use crate::sampler::Samples;
 use crate::target::Target;
-use crate::train::StepRecord;
+use crate::train::{StepRecord, TrainView};
 use candle_nn::VarMap;
 
-/// A training checkpoint: the parameters and the history so far.
+/// A training checkpoint: the parameters and the history so far, and with `state` everything a
+/// resumed run needs ([`crate::checkpoint::write`] writes it).
 pub struct Checkpoint<'a> {
     /// The model's parameters (None for methods without a network).
     pub varmap: Option<&'a VarMap>,
     /// Every step record so far.
     pub history: &'a [StepRecord],
-    /// Whether training has ended (successfully or not).
+    /// Whether training has ended (successfully, stopped on request, or failed).
     pub last: bool,
+    /// The optimiser, the objective, the step and the energy count: present when the state is
+    /// one a run can go on from (every `checkpoint_every` steps, at the end, when stopped on
+    /// request), absent after a failed step.
+    pub state: Option<&'a TrainView<'a>>,
+    /// Worker threads of the run (a resumed run uses the same by default).
+    pub threads: usize,
 }
 
 /// The final samples of a run, with what they are compared to.

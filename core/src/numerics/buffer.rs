@@ -54,6 +54,34 @@ impl ReplayBuffer {
     pub fn rows(&self) -> &[f32] {
         &self.data[..self.len * self.dim]
     }
+    /// The storage slot the next row goes to.
+    pub fn head(&self) -> usize {
+        self.head
+    }
+    /// A buffer holding `rows` in storage order with the next row going to slot `head`: the
+    /// inverse of ([`Self::rows`], [`Self::head`]), for checkpoints.
+    pub fn from_rows(
+        capacity: usize,
+        dim: usize,
+        rows: &[f32],
+        head: usize,
+    ) -> anyhow::Result<Self> {
+        let mut b = ReplayBuffer::new(capacity, dim);
+        anyhow::ensure!(
+            rows.len().is_multiple_of(dim) && rows.len() / dim <= capacity && head < capacity,
+            "a replay buffer of {capacity} rows of {dim} cannot hold {} values with head {head}",
+            rows.len()
+        );
+        b.data[..rows.len()].copy_from_slice(rows);
+        b.len = rows.len() / dim;
+        b.head = head;
+        anyhow::ensure!(
+            b.len == capacity || b.head == b.len,
+            "a replay buffer that is not full writes after its last row (head {head}, {} rows)",
+            b.len
+        );
+        Ok(b)
+    }
 }
 
 #[cfg(test)]
@@ -74,5 +102,21 @@ mod tests {
         b.sample_into(&mut rng, &mut out);
         assert!(out.iter().all(|v| [2.0, 3.0, 4.0].contains(v)));
         assert!(out.contains(&2.0) && out.contains(&4.0));
+    }
+
+    #[test]
+    fn from_rows_restores_what_rows_and_head_saved() {
+        for pushed in [2usize, 3, 5] {
+            let mut b = ReplayBuffer::new(3, 2);
+            let rows: Vec<f32> = (0..pushed * 2).map(|v| v as f32).collect();
+            b.push(&rows);
+            let mut c = ReplayBuffer::from_rows(3, 2, b.rows(), b.head()).unwrap();
+            b.push(&[100.0, 101.0]);
+            c.push(&[100.0, 101.0]);
+            assert_eq!(b.rows(), c.rows());
+            assert_eq!(b.head(), c.head());
+        }
+        assert!(ReplayBuffer::from_rows(3, 2, &[0.0; 4], 0).is_err());
+        assert!(ReplayBuffer::from_rows(3, 2, &[0.0; 8], 0).is_err());
     }
 }

@@ -12,7 +12,9 @@ use nsamp_core::numerics::schedule::GeometricSchedule;
 use nsamp_core::numerics::sde::ReverseSde;
 use nsamp_core::rand::Rng as _;
 use nsamp_core::score_sampler::ScoreSdeSampler;
-use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
+use nsamp_core::{
+    Context, CountedTarget, Model, Objective, ObjectiveConfig, ObjectiveState, Sampler, StepLoss,
+};
 
 nsamp_core::config! {
     /// `ExactDsm(...)` config: it is also the objective's constructor.
@@ -52,6 +54,15 @@ impl ObjectiveConfig for ExactDsmConfig {
 
 impl Objective for ExactDsm {
     fn init(&mut self, _cx: &Context<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    // No state between steps: every random number comes from the step's own stream.
+    fn state(&self) -> anyhow::Result<ObjectiveState> {
+        Ok(ObjectiveState::default())
+    }
+
+    fn restore(&mut self, _state: ObjectiveState, _cx: &Context<'_>) -> anyhow::Result<()> {
         Ok(())
     }
 

@@ -16,7 +16,9 @@ use nsamp_core::candle::Device;
 use nsamp_core::error::NsampError;
 use nsamp_core::numerics::buffer::ReplayBuffer;
 use nsamp_core::numerics::mc_score::McScore;
-use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
+use nsamp_core::{
+    Context, CountedTarget, Model, Objective, ObjectiveConfig, ObjectiveState, Sampler, StepLoss,
+};
 
 diffusion_config! {
     /// `Idem(...)`: iDEM, x_0 from the replay buffer.
@@ -82,6 +84,13 @@ impl Dem {
     }
 }
 
+impl Dem {
+    fn scratch(&mut self, batch: usize) {
+        self.target_score = vec![0.0; batch * self.state.dim];
+        self.log_p = vec![0.0; batch];
+    }
+}
+
 /// Mean |S_K| over the batch: DEM's per-step diagnostic.
 fn mean_norm(target_score: &[f32], d: usize) -> f64 {
     let b = target_score.len() / d;
@@ -94,9 +103,17 @@ fn mean_norm(target_score: &[f32], d: usize) -> f64 {
 
 impl Objective for Dem {
     fn init(&mut self, cx: &Context<'_>) -> anyhow::Result<()> {
-        self.target_score = vec![0.0; cx.batch * self.state.dim];
-        self.log_p = vec![0.0; cx.batch];
+        self.scratch(cx.batch);
         self.state.init(cx)
+    }
+
+    fn state(&self) -> anyhow::Result<ObjectiveState> {
+        Ok(self.state.save())
+    }
+
+    fn restore(&mut self, state: ObjectiveState, cx: &Context<'_>) -> anyhow::Result<()> {
+        self.scratch(cx.batch);
+        self.state.restore(state)
     }
 
     fn loss(&mut self, step: u64, cx: &Context<'_>) -> anyhow::Result<StepLoss> {

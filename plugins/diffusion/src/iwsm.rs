@@ -20,7 +20,9 @@ use crate::state::{DiffusionState, X0Source};
 use crate::weights::{log_q_hat, snis_weights, Normalisation, SnisSummary};
 use nsamp_core::candle::Device;
 use nsamp_core::error::NsampError;
-use nsamp_core::{Context, CountedTarget, Model, Objective, ObjectiveConfig, Sampler, StepLoss};
+use nsamp_core::{
+    Context, CountedTarget, Model, Objective, ObjectiveConfig, ObjectiveState, Sampler, StepLoss,
+};
 use serde::{Deserialize, Serialize};
 
 /// How the J copies are weighted.
@@ -74,12 +76,27 @@ pub struct IwSm {
     log_p: Vec<f32>,
 }
 
-impl Objective for IwSm {
-    fn init(&mut self, cx: &Context<'_>) -> anyhow::Result<()> {
-        let rows = cx.batch * self.cfg.snis;
+impl IwSm {
+    fn scratch(&mut self, batch: usize) {
+        let rows = batch * self.cfg.snis;
         self.scores = vec![0.0; rows * self.state.dim];
         self.log_p = vec![0.0; rows];
+    }
+}
+
+impl Objective for IwSm {
+    fn init(&mut self, cx: &Context<'_>) -> anyhow::Result<()> {
+        self.scratch(cx.batch);
         self.state.init(cx)
+    }
+
+    fn state(&self) -> anyhow::Result<ObjectiveState> {
+        Ok(self.state.save())
+    }
+
+    fn restore(&mut self, state: ObjectiveState, cx: &Context<'_>) -> anyhow::Result<()> {
+        self.scratch(cx.batch);
+        self.state.restore(state)
     }
 
     fn loss(&mut self, step: u64, cx: &Context<'_>) -> anyhow::Result<StepLoss> {

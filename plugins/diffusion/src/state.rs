@@ -15,7 +15,7 @@ use nsamp_core::numerics::mc_score::{integrate_with_mc_score, McScore};
 use nsamp_core::numerics::pairwise::remove_mean;
 use nsamp_core::numerics::sde::ReverseSde;
 use nsamp_core::score_sampler::ScoreSdeSampler;
-use nsamp_core::{Context, CountedTarget, Model, Sampler};
+use nsamp_core::{Context, CountedTarget, Model, ObjectiveState, Sampler};
 
 /// Where x_0 comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,6 +85,32 @@ impl DiffusionState {
         let mut buf = ReplayBuffer::new(b.size, self.dim);
         buf.push(&x);
         self.buffer = Some(buf);
+        Ok(())
+    }
+
+    /// The replay buffer as checkpoint state (empty for the prior source).
+    pub fn save(&self) -> ObjectiveState {
+        let mut st = ObjectiveState::default();
+        if let Some(b) = &self.buffer {
+            st.arrays.insert("buffer".into(), b.rows().to_vec());
+            st.counters.insert("buffer_head".into(), b.head() as u64);
+        }
+        st
+    }
+
+    /// Restores what [`Self::save`] wrote, in place of [`Self::init`].
+    pub fn restore(&mut self, mut st: ObjectiveState) -> anyhow::Result<()> {
+        if self.source != X0Source::Buffer {
+            return Ok(());
+        }
+        let rows = st.take_array("buffer")?;
+        let head = st.counter("buffer_head")? as usize;
+        self.buffer = Some(ReplayBuffer::from_rows(
+            self.settings.buffer.size,
+            self.dim,
+            &rows,
+            head,
+        )?);
         Ok(())
     }
 

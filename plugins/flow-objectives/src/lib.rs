@@ -20,7 +20,8 @@ use nsamp_core::numerics::lse::ess_fraction;
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::rand::Rng as _;
 use nsamp_core::{
-    Context, CountedTarget, FlowModel, Model, Objective, ObjectiveConfig, Sampler, StepLoss,
+    Context, CountedTarget, FlowModel, Model, Objective, ObjectiveConfig, ObjectiveState, Sampler,
+    StepLoss,
 };
 
 /// `k` row indices drawn uniformly with replacement from `n`.
@@ -187,6 +188,29 @@ impl Objective for FlowObjective {
                 // The target score is -grad E.
                 self.ensemble_score.iter_mut().for_each(|v| *v = -*v);
             }
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> anyhow::Result<ObjectiveState> {
+        let mut st = ObjectiveState::default();
+        if self.loss.ensemble.is_some() {
+            st.arrays.insert("ensemble".into(), self.ensemble.clone());
+            st.arrays
+                .insert("ensemble_score".into(), self.ensemble_score.clone());
+        }
+        Ok(st)
+    }
+
+    fn restore(&mut self, mut st: ObjectiveState, cx: &Context<'_>) -> anyhow::Result<()> {
+        flow(cx.model)?;
+        if self.loss.ensemble.is_some() {
+            self.ensemble = st.take_array("ensemble")?;
+            self.ensemble_score = st.take_array("ensemble_score")?;
+            anyhow::ensure!(
+                !self.ensemble.is_empty() && self.ensemble.len().is_multiple_of(self.dim),
+                "the checkpoint's training ensemble is empty or not a whole number of rows"
+            );
         }
         Ok(())
     }

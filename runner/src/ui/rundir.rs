@@ -62,8 +62,8 @@ pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Writes a run's files as the run goes on: `model.safetensors` and `loss.csv` at every
-/// checkpoint, `samples.npy` once sampled, `metrics.json` and `metrics.ron` at the end. Every
+/// Writes a run's files as the run goes on: `model.safetensors`, `loss.csv` and the complete
+/// checkpoint (`checkpoint/`, what `nsamp resume` reads) at every checkpoint, `samples.npy` once sampled, `metrics.json` and `metrics.ron` at the end. Every
 /// write is atomic (temporary file + rename), so a killed run keeps its last checkpoint.
 pub struct RunDir {
     dir: PathBuf,
@@ -111,7 +111,11 @@ impl Observer for RunDir {
             vm.save(&tmp)?;
             std::fs::rename(&tmp, &path)?;
         }
-        write_atomic(&self.dir.join("loss.csv"), loss_csv(cp.history).as_bytes())
+        write_atomic(&self.dir.join("loss.csv"), loss_csv(cp.history).as_bytes())?;
+        if let Some(state) = cp.state {
+            nsamp_core::checkpoint::write(&self.dir, cp.varmap, state, cp.history, cp.threads)?;
+        }
+        Ok(())
     }
     fn trace(&mut self, trace: &nsamp_core::Trace) -> anyhow::Result<()> {
         write_atomic(&self.dir.join("trace.csv"), trace.to_csv().as_bytes())
