@@ -6,7 +6,8 @@
 //!   (`history/step`, `history/loss`, `history/grad_norm`, `history/energy_evals`,
 //!   `history/diagnostics`, f64 and i64: exact, NaN included);
 //! - `state.json`: the steps done, the energy-evaluation count, Adam's step count, the
-//!   objective's counters, the history's diagnostic names, the thread count and the version.
+//!   objective's counters, the history's diagnostic names, the thread count, the training wall
+//!   time so far and the version.
 //!
 //! Random numbers are not saved: every stream is derived from the seed and the step (the
 //! minibatch `dem-batch`/step, the Monte Carlo score `mc-score`/step, a refill
@@ -18,7 +19,7 @@
 //! `checkpoint.old/` if a kill came between the two renames.
 
 use crate::objective::{Context, Objective, ObjectiveState};
-use crate::train::{StepRecord, TrainView, Trainer};
+use crate::train::{Moments, StepRecord, TrainView, Trainer};
 use anyhow::{bail, Context as _};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
@@ -39,6 +40,7 @@ struct StateJson {
     steps_done: u64,
     energy_evals: u64,
     threads: usize,
+    training_seconds: f64,
     adam_steps: Option<u64>,
     objective_counters: BTreeMap<String, u64>,
     diagnostic_names: Vec<String>,
@@ -52,10 +54,12 @@ pub struct Saved {
     pub energy_evals: u64,
     /// Worker threads of the run that wrote it.
     pub threads: usize,
+    /// Wall time spent training so far (all earlier segments of the run).
+    pub training_seconds: f64,
     /// Every step record so far.
     pub history: Vec<StepRecord>,
     params: HashMap<String, Tensor>,
-    adam: Option<(u64, HashMap<String, (Tensor, Tensor)>)>,
+    adam: Option<(u64, Moments)>,
     objective: ObjectiveState,
 }
 
@@ -84,6 +88,7 @@ pub fn write(
     view: &TrainView<'_>,
     history: &[StepRecord],
     threads: usize,
+    training_seconds: f64,
 ) -> anyhow::Result<()> {
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     if let Some(vm) = varmap {
@@ -116,6 +121,7 @@ pub fn write(
         steps_done: view.steps_done,
         energy_evals: view.energy_evals,
         threads,
+        training_seconds,
         adam_steps,
         objective_counters: objective.counters,
         diagnostic_names: names,
@@ -269,6 +275,7 @@ pub fn read(run_dir: &Path) -> anyhow::Result<Saved> {
         steps_done: state.steps_done,
         energy_evals: state.energy_evals,
         threads: state.threads,
+        training_seconds: state.training_seconds,
         history,
         params,
         adam,

@@ -104,6 +104,9 @@ pub fn adam(varmap: &VarMap, lr: f64) -> anyhow::Result<candle_nn::AdamW> {
     Ok(candle_nn::AdamW::new(varmap.all_vars(), params)?)
 }
 
+/// Adam's first and second moments by parameter name.
+pub type Moments = std::collections::HashMap<String, (candle_core::Tensor, candle_core::Tensor)>;
+
 /// Adam with beta1 = 0.9, beta2 = 0.999, eps = 1e-8 and no weight decay, its moments in the
 /// open so a checkpoint can hold them (candle-nn's `AdamW` keeps them private). The arithmetic,
 /// operation for operation, of candle-nn's `AdamW` with weight decay 0 (so a run's numbers are
@@ -181,11 +184,7 @@ impl Adam {
     }
 
     /// Restores the step count and the moments of every parameter (by name) from a checkpoint.
-    pub fn restore(
-        &mut self,
-        steps: u64,
-        moments: &std::collections::HashMap<String, (candle_core::Tensor, candle_core::Tensor)>,
-    ) -> anyhow::Result<()> {
+    pub fn restore(&mut self, steps: u64, moments: &Moments) -> anyhow::Result<()> {
         anyhow::ensure!(
             moments.len() == self.vars.len(),
             "the checkpoint holds optimiser moments for {} parameters, the model has {}",

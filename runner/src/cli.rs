@@ -85,6 +85,13 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
+    /// Continue a run from its last checkpoint (written every train.checkpoint_every steps and
+    /// when stopped by SIGINT/SIGTERM), with the recipe and thread count stored in the run
+    /// directory: it ends as the uninterrupted run would have.
+    Resume {
+        /// The run directory (holds recipe.ron and checkpoint/).
+        run_dir: PathBuf,
+    },
     /// Score samples against the target's reference with the recipe's metrics.
     Eval {
         /// A recipe (.ron) or a run directory.
@@ -98,6 +105,9 @@ pub enum Command {
         /// Print one JSON object on stdout.
         #[arg(long)]
         json: bool,
+        /// Overrides of the recipe (e.g. `--set eval.samples=2000`), as for `run`.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        sets: Vec<String>,
     },
     /// Draw a long-MCMC reference set for a recipe's target (MALA or HMC, many chains, thinned by
     /// the measured autocorrelation time); writes OUT.npy and OUT.npy.json (provenance, cost).

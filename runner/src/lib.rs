@@ -22,6 +22,7 @@ extern crate nsamp_plugin_score_mlp;
 
 pub mod cli;
 pub mod cmd;
+pub mod signals;
 pub mod ui;
 
 pub use nsamp_core::experiment::Assembled;
@@ -34,6 +35,10 @@ pub fn main() -> std::process::ExitCode {
     match cmd::dispatch(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(stopped) = e.downcast_ref::<signals::Stopped>() {
+                eprintln!("{stopped}");
+                return std::process::ExitCode::from(stopped.code);
+            }
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }

@@ -221,6 +221,22 @@ fn eval_scores_an_external_npy_against_the_recipe_reference() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["metrics"]["W2"].as_f64().unwrap(), 0.0);
     assert_eq!(v["metrics"]["E-TVD"].as_f64().unwrap(), 0.0);
+    // Overrides as for run: fewer metrics.
+    let o = nsamp(
+        &[
+            "eval",
+            "tiny.ron",
+            "--samples",
+            "ref.npy",
+            "--json",
+            "--set",
+            "eval.exact_floor=false",
+        ],
+        &d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["exact_floor"].is_null(), "{v}");
     // Wrong width is a clear error.
     nsamp_core::io::write_npy(&d.join("bad.npy"), &[0.0; 9], 3).unwrap();
     let o = nsamp(&["eval", "tiny.ron", "--samples", "bad.npy"], &d);
@@ -268,6 +284,21 @@ fn sweep_writes_one_table_and_table_rebuilds_it() {
         md.contains("| tiny | Gmm40 | 2 |") && md.contains("exact floor"),
         "{md}"
     );
+    // One rule for every output path: the parent must exist, the path itself is created.
+    let o = nsamp(&["table", "sw/seed-3", "--out", "tables"], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.join("tables/table.md").is_file());
+    for args in [
+        &["table", "sw/seed-3", "--out", "no/such/dir"][..],
+        &["run", "tiny.ron", "--out", "no/such/dir"][..],
+        &["sample", "sw/seed-3", "-n", "5", "--out", "no/such/x.npy"][..],
+        &["schema", "--out", "no/such/schema.md"][..],
+    ] {
+        expect_clean_failure(
+            &nsamp(args, &d),
+            &["parent directory no/such does not exist"],
+        );
+    }
     std::fs::remove_dir_all(&d).ok();
 }
 

@@ -43,6 +43,8 @@ pub struct Experiment {
     pub stop: Arc<AtomicBool>,
     /// A checkpoint to go on from instead of starting training afresh.
     resume: Option<Saved>,
+    /// Training wall time of the earlier segments of a resumed run.
+    earlier_seconds: f64,
 }
 
 /// What sampling and correction produced.
@@ -75,6 +77,7 @@ impl Experiment {
             threads: crate::threads::current(),
             stop: Arc::new(AtomicBool::new(false)),
             resume: None,
+            earlier_seconds: 0.0,
         })
     }
 
@@ -92,6 +95,7 @@ impl Experiment {
             saved.steps_done,
             self.parts.recipe.train.steps
         );
+        self.earlier_seconds = saved.training_seconds;
         self.resume = Some(saved);
         Ok(self)
     }
@@ -128,7 +132,7 @@ impl Experiment {
         )?;
         let started = Instant::now();
         let history = self.train(obs)?;
-        let train_time = started.elapsed().as_secs_f64();
+        let train_time = self.earlier_seconds + started.elapsed().as_secs_f64();
         let train_evals = self.parts.target.evals();
         let drawn = self.sample_and_correct(train_evals, obs)?;
         obs.samples(&SampleSet {
@@ -171,6 +175,7 @@ impl Experiment {
         let settings = self.parts.recipe.train.clone();
         let varmap = self.parts.varmap.clone();
         let threads = self.threads;
+        let earlier = self.earlier_seconds;
         let stop = Arc::clone(&self.stop);
         let resume = self.resume.take();
         let (objective, cx) = self.parts.split();
@@ -213,6 +218,7 @@ impl Experiment {
             settings: &settings,
             varmap: varmap.as_ref(),
             threads,
+            earlier,
             started,
         };
         let res = train::train(
@@ -246,6 +252,7 @@ impl Experiment {
             last: true,
             state: resumable.then_some(&view),
             threads,
+            seconds: earlier + started.elapsed().as_secs_f64(),
         })?;
         res.map(|()| history)
     }
@@ -443,6 +450,7 @@ struct Watch<'a, 'o> {
     settings: &'a TrainSettings,
     varmap: Option<&'a candle_nn::VarMap>,
     threads: usize,
+    earlier: f64,
     started: Instant,
 }
 
@@ -469,6 +477,7 @@ impl TrainObserver for Watch<'_, '_> {
                 last: false,
                 state: Some(state),
                 threads: self.threads,
+                seconds: self.earlier + self.started.elapsed().as_secs_f64(),
             })?;
         }
         Ok(())

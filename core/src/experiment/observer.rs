@@ -22,6 +22,8 @@ pub struct Checkpoint<'a> {
     pub state: Option<&'a TrainView<'a>>,
     /// Worker threads of the run (a resumed run uses the same by default).
     pub threads: usize,
+    /// Training wall time so far, earlier segments of a resumed run included.
+    pub seconds: f64,
 }
 
 /// The final samples of a run, with what they are compared to.

@@ -15,10 +15,11 @@ pub fn evaluate(
     source: &Path,
     samples: Option<PathBuf>,
     reference: Option<PathBuf>,
+    sets: &[String],
     as_json: bool,
     threads_flag: Option<usize>,
 ) -> anyhow::Result<()> {
-    let (mut recipe, default_samples) = if source.is_dir() {
+    let (recipe, default_samples) = if source.is_dir() {
         (
             Recipe::from_file(&source.join("recipe.ron"))
                 .with_context(|| format!("{} is not a run directory", source.display()))?,
@@ -27,6 +28,7 @@ pub fn evaluate(
     } else {
         (Recipe::from_file(source)?, None)
     };
+    let mut recipe = recipe.with_overrides(sets)?;
     setup_threads(threads_flag, &recipe)?;
     if let Some(r) = reference {
         recipe.eval.reference = Reference::File(r.display().to_string());

@@ -36,12 +36,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             seed,
             raw,
         } => sample::sample(&run_dir, n, out, seed, raw, t),
+        Command::Resume { run_dir } => run::resume(&run_dir, t).map(drop),
         Command::Eval {
             source,
             samples,
             reference,
             json,
-        } => eval::evaluate(&source, samples, reference, json, t),
+            sets,
+        } => eval::evaluate(&source, samples, reference, &sets, json, t),
         Command::Reference {
             recipe,
             n,

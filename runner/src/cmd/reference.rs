@@ -98,10 +98,16 @@ pub fn reference(
     )?;
     nsamp_core::experiment::ensure_registry()?;
     let target = nsamp_core::experiment::build_target(&recipe)?;
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("references/{}-mcmc.npy", recipe.name)));
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
+    let out = match out {
+        Some(p) => {
+            crate::ui::rundir::check_parent(&p)?;
+            p
+        }
+        None => {
+            std::fs::create_dir_all("references").context("creating references/")?;
+            PathBuf::from(format!("references/{}-mcmc.npy", recipe.name))
+        }
+    };
     let settings = args.settings();
     let seed = seed.unwrap_or(recipe.seed);
     let streams = RngStreams::new(seed);

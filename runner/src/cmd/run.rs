@@ -4,7 +4,7 @@ use super::{load_recipe, metrics_table, setup_threads};
 use crate::ui::{self, Console, LogFile, Plots, RunDir};
 use nsamp_core::experiment::Fanout;
 use nsamp_core::io::write_atomic;
-use nsamp_core::{Experiment, Observer, RunReport};
+use nsamp_core::{Experiment, NsampError, Observer, RunReport};
 use std::path::{Path, PathBuf};
 
 /// What a finished run reports.
@@ -24,16 +24,53 @@ pub fn run(
 ) -> anyhow::Result<RunOutcome> {
     let recipe = load_recipe(path, sets)?;
     let threads = setup_threads(threads_flag, &recipe)?;
-    let mut exp = Experiment::from_recipe(recipe)?.with_threads(threads);
+    let exp = Experiment::from_recipe(recipe)?.with_threads(threads);
     exp.recipe().eval.reference.check(&exp.parts.target)?;
     let dir = ui::rundir::create(out, &exp.recipe().name)?;
     write_atomic(&dir.join("recipe.ron"), exp.recipe().to_ron()?.as_bytes())?;
+    execute(exp, dir, &format!("recipe file: {}", path.display()))
+}
+
+/// `nsamp resume RUN_DIR`: goes on from the run directory's last checkpoint with the recipe
+/// stored there (and, unless `--threads` says otherwise, the thread count it ran with), so the
+/// run ends with the metrics, samples and loss.csv of the same run never interrupted.
+pub fn resume(dir: &Path, threads_flag: Option<usize>) -> anyhow::Result<RunOutcome> {
+    let recipe_path = dir.join("recipe.ron");
+    anyhow::ensure!(
+        recipe_path.is_file(),
+        "{} is not a run directory (no recipe.ron)",
+        dir.display()
+    );
+    anyhow::ensure!(
+        !dir.join("metrics.json").exists(),
+        "the run in {} has already finished (metrics.json exists)",
+        dir.display()
+    );
+    let recipe = nsamp_core::Recipe::from_file(&recipe_path)?;
+    let saved = nsamp_core::checkpoint::read(dir)?;
+    let threads = setup_threads(threads_flag.or(Some(saved.threads)), &recipe)?;
+    let line = format!(
+        "resuming {} from its checkpoint after step {} of {}",
+        dir.display(),
+        saved.steps_done,
+        recipe.train.steps
+    );
+    let exp = Experiment::from_recipe(recipe)?
+        .with_threads(threads)
+        .resuming(saved)?;
+    execute(exp, dir.to_path_buf(), &line)
+}
+
+/// Runs `exp` into `dir` with the console, the log, the run files and the plots as observers;
+/// SIGINT/SIGTERM stop training with a checkpoint (a second signal exits at once).
+fn execute(mut exp: Experiment, dir: PathBuf, first_line: &str) -> anyhow::Result<RunOutcome> {
+    let signal = crate::signals::install(exp.stop_flag())?;
     let mut log = LogFile::open(&dir)?;
     let (mut console, mut files, mut plots) =
         (Console::default(), RunDir::new(&dir), Plots::new(&dir)?);
     let result = {
         let mut obs = Fanout(vec![&mut log, &mut console, &mut files, &mut plots]);
-        obs.log(&format!("recipe file: {}", path.display()));
+        obs.log(first_line);
         obs.log(&format!("run directory: {}", dir.display()));
         exp.run(&mut obs)
     };
@@ -43,6 +80,20 @@ pub fn run(
             Ok(RunOutcome { dir, report })
         }
         Err(e) => {
+            if let Some(NsampError::Interrupted { steps_done }) = e.downcast_ref::<NsampError>() {
+                let line = format!(
+                    "stopped by {} after step {steps_done}: checkpoint written; continue with \
+                     `nsamp resume {}`",
+                    signal.name(),
+                    dir.display()
+                );
+                log.line(&line);
+                return Err(crate::signals::Stopped {
+                    message: line,
+                    code: signal.exit_code(),
+                }
+                .into());
+            }
             log.line(&format!("FAILED: {e:#}"));
             anyhow::bail!(
                 "{e:#}\n(run directory {} keeps the log and what was written before the failure: \

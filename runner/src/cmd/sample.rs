@@ -33,6 +33,8 @@ pub fn sample(
     threads_flag: Option<usize>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(n > 0, "-n must be at least 1");
+    let out = out.unwrap_or_else(|| run_dir.join(format!("samples-{n}.npy")));
+    crate::ui::rundir::check_parent(&out)?;
     let recipe = Recipe::from_file(&run_dir.join("recipe.ron"))
         .with_context(|| format!("{} is not a run directory", run_dir.display()))?;
     setup_threads(threads_flag, &recipe)?;
@@ -62,7 +64,6 @@ pub fn sample(
         }
         s = corrected.samples;
     }
-    let out = out.unwrap_or_else(|| run_dir.join(format!("samples-{n}.npy")));
     write_npy(&out, &s.x, s.dim)?;
     println!(
         "wrote {n} samples ({} x {}) to {} ({} energy evaluations)",

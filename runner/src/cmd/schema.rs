@@ -8,7 +8,10 @@ use std::path::Path;
 pub fn command(out: Option<&Path>) -> anyhow::Result<()> {
     let text = schema_markdown();
     match out {
-        Some(p) => write_atomic(p, text.as_bytes()),
+        Some(p) => {
+            crate::ui::rundir::check_parent(p)?;
+            write_atomic(p, text.as_bytes())
+        }
         None => {
             print!("{text}");
             Ok(())

@@ -37,7 +37,7 @@ pub fn read_report(dir: &Path) -> anyhow::Result<RunReport> {
 pub fn command(runs: &[PathBuf], out: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let t = build(runs)?;
     if let Some(dir) = out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::ui::rundir::output_dir(dir)?;
         write(dir, &t)?;
         write_traces(dir, runs)?;
     }

@@ -7,22 +7,43 @@ use nsamp_core::train::StepRecord;
 use nsamp_core::{Observer, RunReport};
 use std::path::{Path, PathBuf};
 
+/// The rule of every command that writes to a path the user names (`run`/`sweep`/`table --out
+/// DIR`, `sample`/`reference`/`schema --out FILE`): the path's parent directory must exist;
+/// the path itself is created. (Default locations, `runs/` and `references/`, are created.)
+pub fn check_parent(p: &Path) -> anyhow::Result<()> {
+    let parent = p
+        .parent()
+        .filter(|q| !q.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!(
+            "output path {}: parent directory {} does not exist",
+            p.display(),
+            parent.display()
+        );
+    }
+    Ok(())
+}
+
+/// An output directory the user named: its parent must exist ([`check_parent`]); it is created
+/// if absent (an existing directory is used as it is).
+pub fn output_dir(p: &Path) -> anyhow::Result<()> {
+    check_parent(p)?;
+    if p.exists() && !p.is_dir() {
+        bail!("output path {} exists and is not a directory", p.display());
+    }
+    if !p.exists() {
+        std::fs::create_dir(p).with_context(|| format!("cannot create {}", p.display()))?;
+    }
+    Ok(())
+}
+
 /// Creates the run directory. With `out`, its parent must exist and it must be empty or absent;
 /// without, `runs/<name>` (or `runs/<name>.N` if taken) is created.
 pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
     match out {
         Some(p) => {
-            let parent = p
-                .parent()
-                .filter(|q| !q.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if !parent.is_dir() {
-                bail!(
-                    "output path {}: parent directory {} does not exist",
-                    p.display(),
-                    parent.display()
-                );
-            }
+            check_parent(p)?;
             if p.exists() {
                 if !p.is_dir() {
                     bail!("output path {} exists and is not a directory", p.display());
@@ -113,7 +134,9 @@ impl Observer for RunDir {
         }
         write_atomic(&self.dir.join("loss.csv"), loss_csv(cp.history).as_bytes())?;
         if let Some(state) = cp.state {
-            nsamp_core::checkpoint::write(&self.dir, cp.varmap, state, cp.history, cp.threads)?;
+            nsamp_core::checkpoint::write(
+                &self.dir, cp.varmap, state, cp.history, cp.threads, cp.seconds,
+            )?;
         }
         Ok(())
     }
