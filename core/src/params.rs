@@ -13,7 +13,18 @@ use rand::Rng as _;
 struct Seeded {
     varmap: VarMap,
     streams: RngStreams,
+    /// Values created so far (for [`MAX_PARAMETERS`]).
+    created: std::sync::atomic::AtomicUsize,
 }
+
+/// The most parameter values one model may have (2^28, 1 GiB as f32): a recipe asking for more
+/// (a mistyped `hidden` or `layers`) gets an error naming the parameter, not an aborted
+/// allocation.
+pub const MAX_PARAMETERS: usize = 1 << 28;
+
+/// The most parameter tensors one model may have (2^16): `layers: 1000000` is refused early,
+/// before a million small tensors are made.
+pub const MAX_TENSORS: usize = 1 << 16;
 
 fn name_index(name: &str) -> u64 {
     crate::numerics::rng::fnv1a64(name)
@@ -74,6 +85,33 @@ impl SimpleBackend for Seeded {
             }
             return Ok(t.clone());
         }
+        if data.len() >= MAX_TENSORS {
+            candle_core::bail!(
+                "parameter `{name}` would be the model's tensor number {}, past {MAX_TENSORS}; \
+                 check its size fields (layers, blocks, ...)",
+                data.len() + 1
+            );
+        }
+        let Some(n) = s.dims().iter().try_fold(1usize, |a, &b| a.checked_mul(b)) else {
+            candle_core::bail!(
+                "parameter `{name}` of shape {:?} has more values than fit in memory; check the \
+                 model's size fields",
+                s.dims()
+            );
+        };
+        let total = self
+            .created
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(n);
+        if total > MAX_PARAMETERS {
+            candle_core::bail!(
+                "parameter `{name}` of shape {:?} takes the model past {MAX_PARAMETERS} values; \
+                 check its size fields (hidden, layers, blocks, width, ...)",
+                s.dims()
+            );
+        }
+        self.created
+            .store(total, std::sync::atomic::Ordering::Relaxed);
         let values = self.draw(&s, name, h);
         let var = Var::from_tensor(&Tensor::from_vec(values, s, dev)?.to_dtype(dtype)?)?;
         let t = var.as_tensor().clone();
@@ -99,6 +137,7 @@ pub fn seeded_var_builder(
         Box::new(Seeded {
             varmap: varmap.clone(),
             streams: streams.derive("parameters"),
+            created: std::sync::atomic::AtomicUsize::new(0),
         }),
         dtype,
         device.clone(),

@@ -114,7 +114,7 @@ impl Reference {
                 Ok(())
             }
             Reference::Mcmc { n, .. } => {
-                anyhow::ensure!(*n > 0, "eval.reference: Mcmc needs n >= 1");
+                anyhow::ensure!(*n > 0, "`eval.reference`: Mcmc needs `n` >= 1, got 0");
                 Ok(())
             }
         }

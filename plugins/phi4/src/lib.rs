@@ -29,7 +29,10 @@ const CHUNK: usize = 64;
 impl Phi4 {
     /// The theory at side `l`, bare mass `m2` and coupling `lambda`.
     pub fn new(l: usize, m2: f32, lambda: f32) -> anyhow::Result<Self> {
-        anyhow::ensure!(l >= 2, "Phi4: the lattice side L must be at least 2");
+        anyhow::ensure!(
+            (2..=1024).contains(&l),
+            "Phi4: the lattice side `l` must be between 2 and 1024, got {l}"
+        );
         anyhow::ensure!(
             lambda > 0.0 || (lambda == 0.0 && m2 > 0.0),
             "Phi4: lambda must be > 0 (or lambda = 0 with m2 > 0) for a normalisable density"

@@ -69,8 +69,11 @@ impl ModelConfig for RealNvpConfig {
     fn build(&self, shape: &ModelShape, vb: VarBuilder) -> anyhow::Result<Box<dyn Model>> {
         anyhow::ensure!(shape.dim >= 2, "RealNvp needs dim >= 2");
         anyhow::ensure!(
-            self.layers >= 1 && self.hidden >= 1,
-            "RealNvp: layers and hidden must be >= 1"
+            (1..=4096).contains(&self.layers) && (1..=1 << 16).contains(&self.hidden),
+            "RealNvp: `layers` must be between 1 and 4096 and `hidden` between 1 and 65536, \
+             got {} and {}",
+            self.layers,
+            self.hidden
         );
         anyhow::ensure!(
             self.scale > 0.0 && self.scale_bound > 0.0,

@@ -91,10 +91,15 @@ impl Model for ScoreMlp {
 impl ModelConfig for ScoreMlpConfig {
     fn build(&self, shape: &ModelShape, vb: VarBuilder) -> anyhow::Result<Box<dyn Model>> {
         anyhow::ensure!(
-            self.embedding >= 2 && self.embedding.is_multiple_of(2),
-            "ScoreMlp: embedding must be even and >= 2"
+            (2..=1 << 16).contains(&self.embedding) && self.embedding.is_multiple_of(2),
+            "ScoreMlp: `embedding` must be even and between 2 and 65536, got {}",
+            self.embedding
         );
-        anyhow::ensure!(self.hidden > 0, "ScoreMlp: hidden must be positive");
+        anyhow::ensure!(
+            (1..=1 << 16).contains(&self.hidden),
+            "ScoreMlp: `hidden` must be between 1 and 65536, got {}",
+            self.hidden
+        );
         let d = shape.dim;
         let half = self.embedding / 2;
         let freqs =
