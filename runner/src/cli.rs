@@ -41,10 +41,15 @@ pub enum Command {
         /// Overrides, as for `run`.
         #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
         sets: Vec<String>,
+        /// Submit the seeds as a Slurm job array (one task per seed, each resuming from its
+        /// checkpoint when re-queued) instead of running them here; prints the job id.
+        #[command(flatten)]
+        slurm: crate::cmd::slurm::SlurmArgs,
     },
-    /// Build a table (markdown and JSON) from finished runs: one row per method.
+    /// Build a table (markdown and JSON) from finished runs: one row per method. A sweep
+    /// directory stands for its seeds' runs (missing or failed seeds are listed).
     Table {
-        /// Run directories.
+        /// Run directories, or sweep directories.
         #[arg(required = true)]
         runs: Vec<PathBuf>,
         /// Also write table.md and table.json into this directory.

@@ -8,6 +8,7 @@ pub mod reference;
 pub mod run;
 pub mod sample;
 pub mod schema;
+pub mod slurm;
 pub mod sweep;
 pub mod table;
 
@@ -26,7 +27,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             seeds,
             out,
             sets,
-        } => sweep::sweep(&recipe, seeds, out, &sets, t),
+            slurm,
+        } => {
+            if slurm.slurm {
+                slurm::submit(&recipe, seeds, out, &sets, &slurm)
+            } else {
+                anyhow::ensure!(
+                    !slurm.dry_run,
+                    "--dry-run prints a Slurm job script: give --slurm too"
+                );
+                sweep::sweep(&recipe, seeds, out, &sets, t)
+            }
+        }
         Command::Table { runs, out, json } => table::command(&runs, out.as_deref(), json),
         Command::List { full } => list::command(full),
         Command::Sample {

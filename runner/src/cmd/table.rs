@@ -33,9 +33,74 @@ pub fn read_report(dir: &Path) -> anyhow::Result<RunReport> {
     serde_json::from_str(&text).with_context(|| format!("{}: not a run report", p.display()))
 }
 
+/// What an unfinished run directory shows.
+fn status(dir: &Path) -> String {
+    if !dir.is_dir() {
+        return "not started".into();
+    }
+    let log = std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
+    if let Some(l) = log.lines().rev().find(|l| l.starts_with("FAILED:")) {
+        return format!("failed ({})", l.trim_start_matches("FAILED:").trim());
+    }
+    let at = nsamp_core::checkpoint::exists(dir)
+        .then(|| nsamp_core::checkpoint::read(dir).ok().map(|s| s.steps_done))
+        .flatten();
+    let stopped = log.lines().rev().find(|l| l.starts_with("stopped by"));
+    match (at, stopped) {
+        (Some(k), Some(_)) => format!(
+            "stopped after step {k}: continue with `nsamp resume {}`",
+            dir.display()
+        ),
+        (Some(k), None) => format!("running or killed; checkpoint after step {k}"),
+        (None, _) => "running or killed before its first checkpoint".into(),
+    }
+}
+
+/// The run directories the arguments stand for: a sweep directory (with `sweep.json`) stands
+/// for its seeds' runs. Returns the finished runs and a line for each seed not finished.
+pub fn expand(args: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, Vec<String>)> {
+    let (mut runs, mut missing) = (Vec::new(), Vec::new());
+    for a in args {
+        match super::sweep::Manifest::read(a)? {
+            Some(m) => {
+                for &seed in &m.seeds {
+                    let d = super::sweep::Manifest::run_dir(a, seed);
+                    if d.join("metrics.json").is_file() {
+                        runs.push(d);
+                    } else {
+                        missing.push(format!("{} seed {seed}: {}", m.recipe, status(&d)));
+                    }
+                }
+            }
+            None => runs.push(a.clone()),
+        }
+    }
+    Ok((runs, missing))
+}
+
 /// `nsamp table`: prints the table (markdown or JSON), and writes it into `out` if given.
+/// Seeds of a sweep directory that have not finished are listed (on stderr and under the
+/// markdown table).
 pub fn command(runs: &[PathBuf], out: Option<&Path>, json: bool) -> anyhow::Result<()> {
-    let t = build(runs)?;
+    let (runs, missing) = expand(runs)?;
+    if runs.is_empty() {
+        anyhow::bail!("no finished run yet:\n  {}", missing.join("\n  "));
+    }
+    let runs = &runs[..];
+    let mut t = build(runs)?;
+    if !missing.is_empty() {
+        let note = format!(
+            "\nNot in the table ({} seeds):\n{}\n",
+            missing.len(),
+            missing
+                .iter()
+                .map(|m| format!("- {m}\n"))
+                .collect::<String>()
+        );
+        eprint!("{note}");
+        t.markdown.push_str(&note);
+        t.json["missing"] = json!(missing);
+    }
     if let Some(dir) = out {
         crate::ui::rundir::output_dir(dir)?;
         write(dir, &t)?;
