@@ -209,6 +209,17 @@ impl CountedTarget {
             evals: Arc::new(AtomicU64::new(0)),
         }
     }
+    /// Another target (e.g. a tempered view of this one) counted on this target's counter.
+    pub fn sharing_counter(&self, inner: Arc<dyn Target>) -> Self {
+        CountedTarget {
+            inner,
+            evals: Arc::clone(&self.evals),
+        }
+    }
+    /// The wrapped target, shared (to build a view of it that [`Self::sharing_counter`] counts).
+    pub fn inner_arc(&self) -> Arc<dyn Target> {
+        Arc::clone(&self.inner)
+    }
     /// Sets the counter (a resumed run continues the count its checkpoint recorded).
     pub fn set_evals(&self, n: u64) {
         self.evals.store(n, Ordering::Relaxed);

@@ -18,6 +18,7 @@ pub mod hmc;
 pub mod iat;
 pub mod mala;
 pub mod sampler;
+pub mod tempering;
 
 use crate::numerics::pairwise::remove_mean;
 use crate::numerics::rng::{fill_normal, RngStreams};
@@ -128,6 +129,33 @@ pub struct McmcReport {
     pub seconds: f64,
 }
 
+/// `steps` of clipped gradient descent on every row of `x` (moves of at most 0.02 `scale` per
+/// coordinate, learning rate 0.01 `scale`^2), so that no chain starts in an overlap;
+/// `progress(t)` after step t.
+pub(crate) fn descend(
+    target: &CountedTarget,
+    x: &mut [f32],
+    steps: usize,
+    scale: f32,
+    progress: &mut dyn FnMut(u64),
+) -> anyhow::Result<()> {
+    let mut e = vec![0f32; x.len() / target.dim()];
+    let mut g = vec![0f32; x.len()];
+    let max_move = 0.02 * scale;
+    let lr = 1e-2 * scale * scale;
+    for t in 0..steps {
+        target.energy_and_grad(x, &mut e, &mut g)?;
+        for (xi, gi) in x.iter_mut().zip(&g) {
+            let d = (lr * gi).clamp(-max_move, max_move);
+            if d.is_finite() {
+                *xi -= d;
+            }
+        }
+        progress(t as u64 + 1);
+    }
+    Ok(())
+}
+
 /// Progress callback: (phase, done, total) in MCMC steps.
 pub type McmcProgress<'a> = &'a mut dyn FnMut(&str, u64, u64);
 
@@ -163,20 +191,9 @@ pub fn run_mcmc(
     if let Some(p) = particles {
         remove_mean(&mut x, p.n, p.spatial_dim);
     }
-    let mut e = vec![0f32; s.chains];
-    let mut g = vec![0f32; x.len()];
-    let max_move = 0.02 * scale;
-    let lr = 1e-2 * scale * scale;
-    for t in 0..s.descent_steps {
-        target.energy_and_grad(&x, &mut e, &mut g)?;
-        for (xi, gi) in x.iter_mut().zip(&g) {
-            let d = (lr * gi).clamp(-max_move, max_move);
-            if d.is_finite() {
-                *xi -= d;
-            }
-        }
-        progress("descent", t as u64 + 1, s.descent_steps as u64);
-    }
+    descend(target, &mut x, s.descent_steps, scale, &mut |t| {
+        progress("descent", t, s.descent_steps as u64)
+    })?;
     let step0 = match s.method {
         Method::Mala => s.init_step.unwrap_or(1e-3) * scale * scale,
         Method::Hmc(_) => s.init_step.unwrap_or(0.05) * scale,
