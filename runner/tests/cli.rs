@@ -288,6 +288,8 @@ fn sweep_writes_one_table_and_table_rebuilds_it() {
     let o = nsamp(&["table", "sw/seed-3", "--out", "tables"], &d);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(d.join("tables/table.md").is_file());
+    // Every metric against the energy evaluations spent, one figure.
+    assert!(d.join("tables/budget.png").is_file());
     for args in [
         &["table", "sw/seed-3", "--out", "no/such/dir"][..],
         &["run", "tiny.ron", "--out", "no/such/dir"][..],

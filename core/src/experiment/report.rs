@@ -36,6 +36,14 @@ pub struct EnergyEvals {
     pub correction: u64,
 }
 
+impl EnergyEvals {
+    /// The method's whole budget: training + sampling + correction (the evaluation's own
+    /// evaluations, e.g. of a reference, are not the method's).
+    pub fn total(&self) -> u64 {
+        self.training + self.sampling + self.correction
+    }
+}
+
 /// Wall times per phase, seconds.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct WallTimes {

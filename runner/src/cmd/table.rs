@@ -105,6 +105,7 @@ pub fn command(runs: &[PathBuf], out: Option<&Path>, json: bool) -> anyhow::Resu
         crate::ui::rundir::output_dir(dir)?;
         write(dir, &t)?;
         write_traces(dir, runs)?;
+        write_budget_plot(dir, runs)?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&t.json)?);
@@ -163,10 +164,7 @@ fn row(method: &str, ms: &[RunReport], names: &[String]) -> (String, Value) {
         .iter()
         .map(|m| m.wall_time_s.training + m.wall_time_s.sampling)
         .collect();
-    let evals: Vec<f64> = ms
-        .iter()
-        .map(|m| (m.energy_evals.training + m.energy_evals.sampling) as f64)
-        .collect();
+    let evals: Vec<f64> = ms.iter().map(|m| m.energy_evals.total() as f64).collect();
     let (wm, ws) = mean_std(&wall);
     let (em, _) = mean_std(&evals);
     let target = &ms[0].target;
@@ -270,6 +268,20 @@ pub fn write_traces(dir: &Path, runs: &[PathBuf]) -> anyhow::Result<()> {
         return Ok(());
     }
     crate::ui::plots::traces_plot(&dir.join("traces.png"), &traces)
+}
+
+/// `budget.png`: every metric of every run against its energy evaluations (the sum of training,
+/// sampling and correction; log axis), one colour per method, the exact floor as a dashed line:
+/// methods compared at the budget each spent.
+pub fn write_budget_plot(dir: &Path, runs: &[PathBuf]) -> anyhow::Result<()> {
+    let reports = runs
+        .iter()
+        .map(|r| read_report(r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if reports.iter().all(|r| r.energy_evals.total() == 0) {
+        return Ok(());
+    }
+    crate::ui::plots::budget_plot(&dir.join("budget.png"), &reports)
 }
 
 /// Writes `table.md` and `table.json` into `dir`.

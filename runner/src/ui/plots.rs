@@ -636,6 +636,102 @@ pub fn traces_plot(path: &Path, runs: &[(String, nsamp_core::Trace)]) -> PlotRes
     Ok(())
 }
 
+/// Each metric of each run against the run's energy evaluations (log axis): one panel per
+/// metric, one colour per method (recipe name), the first exact floor as a dashed line.
+pub fn budget_plot(path: &Path, reports: &[RunReport]) -> PlotResult {
+    ensure_font();
+    let mut methods: Vec<&str> = Vec::new();
+    let mut metrics: Vec<&str> = Vec::new();
+    for r in reports {
+        if !methods.contains(&r.recipe.as_str()) {
+            methods.push(&r.recipe);
+        }
+        for (k, v) in &r.metrics {
+            if v.is_finite() && !metrics.contains(&k.as_str()) {
+                metrics.push(k);
+            }
+        }
+    }
+    anyhow::ensure!(!metrics.is_empty(), "no finite metric to plot");
+    let evals: Vec<f64> = reports
+        .iter()
+        .map(|r| (r.energy_evals.total() as f64).max(1.0))
+        .collect();
+    let (e_lo, e_hi) = evals
+        .iter()
+        .fold((f64::INFINITY, 0f64), |(a, b), &e| (a.min(e), b.max(e)));
+    let (e_lo, e_hi) = (e_lo / 3.0, e_hi * 3.0);
+    let cols = 2usize.min(metrics.len());
+    let rows = metrics.len().div_ceil(cols);
+    let root = BitMapBackend::new(path, (600 * cols as u32, 320 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let colors = [BLUE, RED, BLACK, GREEN, MAGENTA, CYAN];
+    let color_of =
+        |m: &str| colors[methods.iter().position(|x| *x == m).unwrap_or(0) % colors.len()];
+    for (panel, metric) in root.split_evenly((rows, cols)).iter().zip(&metrics) {
+        let value = |r: &RunReport| r.metrics.get(*metric).copied().filter(|v| v.is_finite());
+        let floor = reports
+            .iter()
+            .find_map(|r| r.exact_floor.as_ref().and_then(|f| f.get(*metric).copied()))
+            .filter(|v| v.is_finite());
+        let ys: Vec<f64> = reports.iter().filter_map(value).chain(floor).collect();
+        let (lo, hi) = ys
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+                (a.min(y), b.max(y))
+            });
+        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+        let pad = ((hi - lo) * 0.1).max(1e-9);
+        let mut chart = ChartBuilder::on(panel)
+            .caption(*metric, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d((e_lo..e_hi).log_scale(), (lo - pad)..(hi + pad))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("energy evaluations (training + sampling + correction)")
+            .x_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()
+            .map_err(err)?;
+        if let Some(f) = floor {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(e_lo, f), (e_hi, f)],
+                    6,
+                    4,
+                    BLACK.mix(0.6).stroke_width(1),
+                ))
+                .map_err(err)?
+                .label("exact floor")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.6)));
+        }
+        for m in &methods {
+            let color = color_of(m);
+            let pts: Vec<(f64, f64)> = reports
+                .iter()
+                .zip(&evals)
+                .filter(|(r, _)| r.recipe == *m)
+                .filter_map(|(r, &e)| value(r).map(|v| (e, v)))
+                .collect();
+            chart
+                .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?
+                .label(*m)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::inside;
