@@ -37,9 +37,49 @@ pub struct Array2 {
     pub cols: usize,
 }
 
+/// Checks a `.npy` header before it is parsed: the magic, a header length within the file, and
+/// brackets nested at most 3 deep (a numeric array's header is `{'descr': '<f4', 'fortran_order':
+/// False, 'shape': (n, d), }`). The header parser backtracks exponentially on deeply nested
+/// brackets (found by fuzzing: 60 bytes of `{` took minutes), so those are refused first.
+pub fn check_npy_header(bytes: &[u8]) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        bytes.len() >= 10 && bytes.starts_with(b"\x93NUMPY"),
+        "not a .npy file (no \\x93NUMPY magic)"
+    );
+    let (start, len): (usize, usize) = match bytes[6] {
+        1 => (10, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
+        2 | 3 if bytes.len() >= 12 => (
+            12,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        v => bail!(".npy format version {v} is not supported (1, 2 or 3)"),
+    };
+    let header = bytes.get(start..start.saturating_add(len)).ok_or_else(|| {
+        anyhow::anyhow!(".npy header of {len} bytes runs past the end of the file")
+    })?;
+    let mut depth = 0usize;
+    for &b in header {
+        match b {
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                anyhow::ensure!(
+                    depth <= 3,
+                    ".npy header nested more than 3 brackets deep (only plain float32/float64 \
+                     arrays are read)"
+                );
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Reads an `n x d` (or 1-D, read as `n x 1`) float32 or float64 `.npy` file, C order.
 pub fn read_npy(path: &Path) -> anyhow::Result<Array2> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    check_npy_header(&bytes)
+        .with_context(|| format!("{} is not a readable .npy file", path.display()))?;
     let file = npyz::NpyFile::new(&bytes[..])
         .with_context(|| format!("{} is not a .npy file", path.display()))?;
     let shape = file.shape().to_vec();
@@ -112,6 +152,31 @@ mod tests {
         let a = read_npy(&p).unwrap();
         assert_eq!((a.rows, a.cols), (2, 3));
         assert_eq!(a.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Found by fuzzing (fuzz/regressions/npy-timeout-nested-braces.npy): a header of nested
+    /// brackets made the header parser backtrack for minutes; now a clear error at once.
+    #[test]
+    fn deeply_nested_npy_header_is_refused_at_once() {
+        let dir = std::env::temp_dir().join(format!("nsamp-io-nest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("nested.npy");
+        let header = format!("{}'descr': '<f4', 'shape': (2, 2), }}\n", "{".repeat(60));
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend([0u8; 16]);
+        std::fs::write(&p, &bytes).unwrap();
+        let started = std::time::Instant::now();
+        let e = format!("{:#}", read_npy(&p).unwrap_err());
+        assert!(e.contains("nested more than 3 brackets"), "{e}");
+        assert!(started.elapsed().as_secs_f64() < 1.0);
+        // A header longer than the file and a bad magic are errors too.
+        std::fs::write(&p, b"\x93NUMPY\x01\x00\xff\x00{").unwrap();
+        assert!(format!("{:#}", read_npy(&p).unwrap_err()).contains("past the end"));
+        std::fs::write(&p, b"PK\x03\x04 not npy").unwrap();
+        assert!(format!("{:#}", read_npy(&p).unwrap_err()).contains("magic"));
         std::fs::remove_dir_all(&dir).ok();
     }
 }
