@@ -2,23 +2,10 @@
 //! scoring external samples with `eval --json`.
 
 use nsamp as _; // link the built-in plugins into this test process too
+mod common;
+use common::{nsamp, scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn nsamp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nsamp"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nsamp-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 const TINY: &str = r#"Recipe(
     name: "tiny",

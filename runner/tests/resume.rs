@@ -3,17 +3,11 @@
 //! never interrupted (the wall times, which differ between any two runs, aside); SIGTERM stops a
 //! run with a checkpoint, exit status 143 and a log line that says how to resume.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+mod common;
+use common::{nsamp, scratch};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-
-fn nsamp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nsamp"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
 
 fn spawn(args: &[&str], cwd: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_nsamp"))
@@ -23,13 +17,6 @@ fn spawn(args: &[&str], cwd: &Path) -> Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nsamp-resume-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 const IDEM: &str = r#"Recipe(

@@ -4,18 +4,8 @@
 
 use nsamp as _;
 
-fn round(v: &serde_json::Value, digits: i32) -> serde_json::Value {
-    let f = 10f64.powi(digits);
-    match v {
-        serde_json::Value::Number(n) => serde_json::json!((n.as_f64().unwrap() * f).round() / f),
-        serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), round(v, digits)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
+mod common;
+use common::round;
 
 const PT: &str = r#"Recipe(
     name: "snapshot-pt",

@@ -2,6 +2,9 @@
 //! target whose energy is not finite stops training with a diagnostic instead of NaN.
 
 use nsamp as _;
+
+mod common;
+use common::round;
 use nsamp_core::{NsampError, Recipe, Target, TargetConfig};
 
 const SHORT: &str = r#"Recipe(
@@ -14,18 +17,6 @@ const SHORT: &str = r#"Recipe(
     train: (steps: 400, batch: 128, lr: 1e-3, grad_clip: 0.5, log_every: 100),
     eval: (samples: 300, metrics: [W1(), W2(), ETvd(), STvd(), ModeCoverage()]),
 )"#;
-
-fn round(v: &serde_json::Value, digits: i32) -> serde_json::Value {
-    let f = 10f64.powi(digits);
-    match v {
-        serde_json::Value::Number(n) => serde_json::json!((n.as_f64().unwrap() * f).round() / f),
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), round(v, digits)))
-            .collect(),
-        other => other.clone(),
-    }
-}
 
 /// Metrics of a 400-step iDEM run on GMM-40, rounded to 3 decimals (same machine, same seed:
 /// same numbers; the rounding absorbs nothing else).
