@@ -77,6 +77,13 @@ pub fn check_npy_header(bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Reads an `n x d` (or 1-D, read as `n x 1`) float32 or float64 `.npy` file, C order.
 pub fn read_npy(path: &Path) -> anyhow::Result<Array2> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    anyhow::ensure!(
+        meta.is_file(),
+        "{} is not a regular file (a .npy file is expected)",
+        path.display()
+    );
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     check_npy_header(&bytes)
         .with_context(|| format!("{} is not a readable .npy file", path.display()))?;
@@ -177,6 +184,9 @@ mod tests {
         assert!(format!("{:#}", read_npy(&p).unwrap_err()).contains("past the end"));
         std::fs::write(&p, b"PK\x03\x04 not npy").unwrap();
         assert!(format!("{:#}", read_npy(&p).unwrap_err()).contains("magic"));
+        // Found by hand while fuzzing: `File("/dev/zero")` read until memory ran out.
+        let e = format!("{:#}", read_npy(Path::new("/dev/zero")).unwrap_err());
+        assert!(e.contains("not a regular file"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -36,8 +36,9 @@ impl<P: PairPotential> PairSystem<P> {
     /// A system of `n` particles in `dim` dimensions.
     pub fn new(n: usize, dim: usize, pair: P, harmonic: f32) -> anyhow::Result<Self> {
         anyhow::ensure!(
-            n >= 2 && dim >= 1,
-            "a particle system needs n >= 2 and dim >= 1"
+            (2..=100_000).contains(&n) && (1..=16).contains(&dim),
+            "a particle system needs `n` between 2 and 100000 and `dim` between 1 and 16, got \
+             n = {n}, dim = {dim}"
         );
         Ok(PairSystem {
             particles: Particles {
