@@ -78,7 +78,12 @@ fn find(run_dir: &Path) -> Option<PathBuf> {
     [DIR.to_string(), format!("{DIR}.old")]
         .into_iter()
         .map(|d| run_dir.join(d))
-        .find(|d| d.join("state.json").is_file() && d.join("tensors.safetensors").is_file())
+        .find(|d| complete(d))
+}
+
+/// Whether `dir` holds both files of a checkpoint.
+fn complete(dir: &Path) -> bool {
+    dir.join("state.json").is_file() && dir.join("tensors.safetensors").is_file()
 }
 
 /// Writes a complete checkpoint of the state `view` describes into `run_dir/checkpoint/`.
@@ -126,10 +131,25 @@ pub fn write(
         objective_counters: objective.counters,
         diagnostic_names: names,
     };
-    let tmp = run_dir.join(format!("{DIR}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
+    let (cur, old) = (run_dir.join(DIR), run_dir.join(format!("{DIR}.old")));
+    // A kill between the two renames below left only the previous checkpoint: put it back in
+    // place first, so that there is a complete checkpoint at every moment of this write.
+    if !complete(&cur) && complete(&old) {
+        if cur.exists() {
+            std::fs::remove_dir_all(&cur)?;
+        }
+        std::fs::rename(&old, &cur)?;
     }
+    // Temporary directories of writes that were killed.
+    for e in std::fs::read_dir(run_dir)?.flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{DIR}.tmp-"))
+        {
+            std::fs::remove_dir_all(e.path())?;
+        }
+    }
+    let tmp = run_dir.join(format!("{DIR}.tmp-{}", std::process::id()));
     std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let st = tmp.join("tensors.safetensors");
     candle_core::safetensors::save(&tensors, &st)
@@ -139,7 +159,7 @@ pub fn write(
         &tmp.join("state.json"),
         serde_json::to_string_pretty(&state)?.as_bytes(),
     )?;
-    let (cur, old) = (run_dir.join(DIR), run_dir.join(format!("{DIR}.old")));
+    // `cur` is complete here (or absent): the stale `old` can go, then `cur` becomes `old`.
     if old.exists() {
         std::fs::remove_dir_all(&old)?;
     }

@@ -204,3 +204,50 @@ fn resume_names_what_is_missing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Outside the training loop (here a training-free sampler's long burn-in) there is nothing to
+/// checkpoint: SIGTERM exits at once with status 143 and a line saying so.
+#[test]
+fn sigterm_outside_training_exits_at_once() {
+    let dir = scratch("term-sampler");
+    let recipe = r#"Recipe(
+    name: "term-pt",
+    seed: 1,
+    threads: 1,
+    target: Gmm40(),
+    sampler: ParallelTempering(replicas: 4, chains: 8, burn_in: 100000000, pilot: 10, descent_steps: 10),
+    eval: (samples: 100, metrics: [W2()]),
+)"#;
+    std::fs::write(dir.join("r.ron"), recipe).unwrap();
+    let child = spawn(&["run", "r.ron", "--out", "pt"], &dir);
+    // Wait until the run has started (its log exists), then stop it.
+    let started = Instant::now();
+    while !dir.join("pt/log.txt").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let sent = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert!(
+        stderr.contains("stopped by SIGTERM outside training"),
+        "{stderr}"
+    );
+    let log = std::fs::read_to_string(dir.join("pt/log.txt")).unwrap();
+    assert!(log.contains("stopped by SIGTERM outside training"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

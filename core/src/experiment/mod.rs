@@ -41,6 +41,10 @@ pub struct Experiment {
     pub threads: usize,
     /// Set (by a signal handler, another thread) to stop training before the next step.
     pub stop: Arc<AtomicBool>,
+    /// True from the objective's initialisation until training ends well: while it is, the
+    /// training loop answers `stop` (with a checkpoint); outside it a caller's handler may
+    /// simply exit (the state is whatever was last written).
+    pub training: Arc<AtomicBool>,
     /// A checkpoint to go on from instead of starting training afresh.
     resume: Option<Saved>,
     /// Training wall time of the earlier segments of a resumed run.
@@ -76,6 +80,7 @@ impl Experiment {
             parts: Assembled::new(recipe)?,
             threads: crate::threads::current(),
             stop: Arc::new(AtomicBool::new(false)),
+            training: Arc::new(AtomicBool::new(false)),
             resume: None,
             earlier_seconds: 0.0,
         })
@@ -103,6 +108,14 @@ impl Experiment {
     /// The flag that stops training before its next step (with a complete checkpoint).
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.stop)
+    }
+
+    /// Uses `stop` and `training` (see the fields) instead of the experiment's own flags, e.g.
+    /// process-wide ones that signal handlers set and read.
+    pub fn with_flags(mut self, stop: Arc<AtomicBool>, training: Arc<AtomicBool>) -> Self {
+        self.stop = stop;
+        self.training = training;
+        self
     }
 
     /// Records the worker-thread count in the report.
@@ -178,6 +191,7 @@ impl Experiment {
         let earlier = self.earlier_seconds;
         let stop = Arc::clone(&self.stop);
         let resume = self.resume.take();
+        let training_flag = Arc::clone(&self.training);
         let (objective, cx) = self.parts.split();
         let Some(objective) = objective else {
             return Ok(Vec::new());
@@ -187,6 +201,7 @@ impl Experiment {
             .map(|vm| Trainer::new(vm, settings.lr, settings.grad_clip))
             .transpose()?;
         let started = Instant::now();
+        training_flag.store(true, std::sync::atomic::Ordering::SeqCst);
         let history = match resume {
             Some(saved) => {
                 let h = saved.restore(varmap.as_ref(), trainer.as_mut(), objective, &cx)?;
@@ -254,6 +269,9 @@ impl Experiment {
             threads,
             seconds: earlier + started.elapsed().as_secs_f64(),
         })?;
+        if res.is_ok() {
+            training_flag.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
         res.map(|()| history)
     }
 

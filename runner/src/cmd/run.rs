@@ -6,6 +6,7 @@ use nsamp_core::experiment::Fanout;
 use nsamp_core::io::write_atomic;
 use nsamp_core::{Experiment, NsampError, Observer, RunReport};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a finished run reports.
 pub struct RunOutcome {
@@ -62,9 +63,12 @@ pub fn resume(dir: &Path, threads_flag: Option<usize>) -> anyhow::Result<RunOutc
 }
 
 /// Runs `exp` into `dir` with the console, the log, the run files and the plots as observers;
-/// SIGINT/SIGTERM stop training with a checkpoint (a second signal exits at once).
-fn execute(mut exp: Experiment, dir: PathBuf, first_line: &str) -> anyhow::Result<RunOutcome> {
-    let signal = crate::signals::install(exp.stop_flag())?;
+/// SIGINT/SIGTERM stop training with a checkpoint, and exit at once outside training
+/// ([`crate::signals`]).
+fn execute(exp: Experiment, dir: PathBuf, first_line: &str) -> anyhow::Result<RunOutcome> {
+    let signal = crate::signals::install()?;
+    let mut exp = exp.with_flags(Arc::clone(&signal.stop), Arc::clone(&signal.training));
+    signal.set_run_dir(Some(dir.clone()));
     let mut log = LogFile::open(&dir)?;
     let (mut console, mut files, mut plots) =
         (Console::default(), RunDir::new(&dir), Plots::new(&dir)?);
@@ -74,6 +78,7 @@ fn execute(mut exp: Experiment, dir: PathBuf, first_line: &str) -> anyhow::Resul
         obs.log(&format!("run directory: {}", dir.display()));
         exp.run(&mut obs)
     };
+    signal.set_run_dir(None);
     match result {
         Ok(report) => {
             print!("{}", summary(&report, &dir));
