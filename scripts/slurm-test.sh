@@ -5,7 +5,7 @@
 #  2. runs a 3-seed sweep of a tiny iDEM recipe here (`nsamp sweep`, uninterrupted) and submits
 #     the same sweep as a job array (`nsamp sweep --slurm`);
 #  3. once seed 2's run has a checkpoint, stops it with `scancel --batch --signal=TERM` (nsamp
-#     writes a checkpoint and exits 143), re-queues it with `scontrol requeue`, and waits;
+#     writes a checkpoint and exits 143, the task re-queues itself), and waits;
 #  4. checks that `nsamp table SWEEP` has all 3 seeds and that every seed's metrics.json,
 #     samples.npy and loss.csv equal the uninterrupted local sweep's (wall times aside), and that
 #     seed 2 was stopped by SIGTERM and resumed from its checkpoint.
@@ -108,15 +108,16 @@ done
 grep "stopped by SIGTERM" sw/seed-12/log.txt || { echo "FAILED: seed 12 was not stopped"; exit 1; }
 [ ! -f sw/seed-12/metrics.json ] || { echo "FAILED: seed 12 finished before the signal"; exit 1; }
 "$NSAMP" table sw 2>&1 | grep -E "seed 12: (stopped|running)" || true
-# Wait until the task has left the queue, then put it back.
+# The task re-queues itself after nsamp's exit 143; Slurm holds a re-queued job for about two
+# minutes (BeginTime): let it start now.
 for _ in $(seq 100); do
-    squeue -h -j "${JOB}_1" 2>/dev/null | grep -q . || break
+    squeue -h -j "${JOB}_1" -t PENDING 2>/dev/null | grep -q . && break
     sleep 0.3
 done
-scontrol requeue "${JOB}_1"
-# Slurm holds a re-queued job for about two minutes (BeginTime); let it start now.
+squeue -h -j "${JOB}_1" -t PENDING | grep -q . || { echo "FAILED: task 1 did not re-queue itself"; exit 1; }
+grep -h "re-queueing ${JOB}_1" sw/slurm-logs/*.out
 scontrol update JobId="${JOB}_1" StartTime=now
-echo "re-queued ${JOB}_1"
+echo "task ${JOB}_1 re-queued itself"
 
 echo "== the same sweep here, uninterrupted (1 thread)"
 "$NSAMP" --threads 1 sweep tiny.ron --seeds 3 --out local >/dev/null 2>&1

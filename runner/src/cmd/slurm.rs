@@ -1,7 +1,8 @@
 //! `nsamp sweep --slurm`: the seeds of a sweep as one Slurm job array. Each array task runs one
-//! seed into `SWEEP/seed-<seed>` with `--threads` from its allocation; a task that finds its
-//! run's checkpoint (re-queued after pre-emption, or after `scancel --signal=TERM`, which makes
-//! nsamp write a checkpoint and exit) resumes it instead, and a finished seed is not run again.
+//! seed into `SWEEP/seed-<seed>` with `--threads` from its allocation. SIGTERM (120 s before the
+//! time limit, or `scancel --signal=TERM`) makes nsamp write a checkpoint and exit 143, and the
+//! task re-queues itself; a task that finds its run's checkpoint (re-queued, or pre-empted and
+//! re-queued by Slurm) resumes it, and a finished seed is not run again.
 //! `nsamp table SWEEP` gathers the results and lists the seeds not done.
 
 use super::load_recipe;
@@ -54,10 +55,20 @@ pub fn script(
     let q = |p: &Path| sh_quote(&p.display().to_string());
     let mut s = String::from("#!/bin/bash\n");
     s.push_str(&format!(
-        "# nsamp sweep of recipe `{name}`: one array task per seed ({} seeds).\n",
+        "# nsamp sweep: one array task per seed ({} seeds).\n",
         seeds.len()
     ));
-    s.push_str(&format!("#SBATCH --job-name=nsamp-{name}\n"));
+    let job_name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.push_str(&format!("#SBATCH --job-name=nsamp-{job_name}\n"));
     s.push_str(&format!("#SBATCH --array=0-{}\n", seeds.len() - 1));
     s.push_str(&format!("#SBATCH --cpus-per-task={}\n", args.cpus));
     s.push_str("#SBATCH --ntasks=1\n");
@@ -74,28 +85,51 @@ pub fn script(
         "#SBATCH --output={}/slurm-logs/%A_%a.out\n",
         sweep.display()
     ));
+    let seeds_list: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
     s.push_str(&format!(
-        r#"set -euo pipefail
+        r#"set -uo pipefail
 NSAMP={nsamp}
 SWEEP={sweep}
-SEED=$(( {first} + SLURM_ARRAY_TASK_ID ))
+SEEDS=({seeds})
+SEED="${{SEEDS[$SLURM_ARRAY_TASK_ID]}}"
 DIR="$SWEEP/seed-$SEED"
 THREADS="${{SLURM_CPUS_PER_TASK:-{cpus}}}"
-echo "nsamp sweep task $SLURM_ARRAY_TASK_ID (job ${{SLURM_ARRAY_JOB_ID:-?}}): seed $SEED on $(hostname)"
+TASK="${{SLURM_ARRAY_JOB_ID:-0}}_${{SLURM_ARRAY_TASK_ID}}"
+echo "nsamp sweep task $TASK: seed $SEED on $(hostname)"
 if [ -f "$DIR/metrics.json" ]; then
     echo "seed $SEED has finished already"
     exit 0
 fi
-if [ -f "$DIR/checkpoint/state.json" ] || [ -f "$DIR/checkpoint.old/state.json" ]; then
-    exec "$NSAMP" --threads "$THREADS" resume "$DIR"
+complete() {{ [ -f "$1/state.json" ] && [ -f "$1/tensors.safetensors" ]; }}
+if complete "$DIR/checkpoint" || complete "$DIR/checkpoint.old"; then
+    CMD=("$NSAMP" --threads "$THREADS" resume "$DIR")
+else
+    # No checkpoint yet: start afresh (a task killed before its first checkpoint left a log).
+    rm -rf "$DIR"
+    CMD=("$NSAMP" --threads "$THREADS" run "$SWEEP/recipe.ron" --out "$DIR" --set "seed=$SEED")
 fi
-# No checkpoint yet: start afresh (a task killed before its first checkpoint left only a log).
-rm -rf "$DIR"
-exec "$NSAMP" --threads "$THREADS" run "$SWEEP/recipe.ron" --out "$DIR" --set "seed=$SEED"
+# nsamp runs as a child so that SIGTERM (scancel --signal=TERM, or --signal=B:TERM before the
+# time limit) reaches it through this shell; it then writes a checkpoint and exits 143, and the
+# task re-queues itself to resume.
+STOPPING=0
+"${{CMD[@]}}" &
+CHILD=$!
+trap 'STOPPING=1; kill -TERM "$CHILD" 2>/dev/null' TERM INT
+wait "$CHILD"
+STATUS=$?
+if [ "$STOPPING" = 1 ]; then
+    wait "$CHILD"
+    STATUS=$?
+fi
+if [ "$STATUS" = 143 ] || [ "$STATUS" = 130 ]; then
+    echo "seed $SEED stopped with a checkpoint; re-queueing $TASK"
+    scontrol requeue "$TASK"
+fi
+exit "$STATUS"
 "#,
         nsamp = q(nsamp),
         sweep = q(&sweep),
-        first = seeds[0],
+        seeds = seeds_list.join(" "),
         cpus = args.cpus,
     ));
     Ok(s)

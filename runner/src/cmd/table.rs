@@ -39,13 +39,17 @@ fn status(dir: &Path) -> String {
         return "not started".into();
     }
     let log = std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
-    if let Some(l) = log.lines().rev().find(|l| l.starts_with("FAILED:")) {
+    // The last segment's outcome: the last FAILED or stopped line, whichever came last.
+    let last = log.lines().rev().find(|l| {
+        l.starts_with("FAILED:") || l.starts_with("stopped by") || l.starts_with("resumed from")
+    });
+    if let Some(l) = last.filter(|l| l.starts_with("FAILED:")) {
         return format!("failed ({})", l.trim_start_matches("FAILED:").trim());
     }
     let at = nsamp_core::checkpoint::exists(dir)
         .then(|| nsamp_core::checkpoint::read(dir).ok().map(|s| s.steps_done))
         .flatten();
-    let stopped = log.lines().rev().find(|l| l.starts_with("stopped by"));
+    let stopped = last.filter(|l| l.starts_with("stopped by"));
     match (at, stopped) {
         (Some(k), Some(_)) => format!(
             "stopped after step {k}: continue with `nsamp resume {}`",
