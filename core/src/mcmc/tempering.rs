@@ -211,6 +211,7 @@ impl ParallelTempering {
         streams: &RngStreams,
         t: u64,
         rates: &mut [f64],
+        tries: &mut [u64],
     ) {
         let c = self.cfg.chains;
         let r_max = betas.len();
@@ -228,6 +229,7 @@ impl ParallelTempering {
                 .collect();
             let (accept, prob) = metropolis(&log_a, &u[r * c..(r + 1) * c]);
             rates[r] += prob.iter().sum::<f64>() / c as f64;
+            tries[r] += 1;
             for (k, a) in accept.iter().enumerate() {
                 if *a {
                     swap_rows(ch, r * c + k, (r + 1) * c + k, bi as f32, bj as f32);
@@ -281,19 +283,24 @@ impl Sampler for ParallelTempering {
         let target_accept = cfg.target_accept.unwrap_or(cfg.kernel.default_accept());
         let mut t_global = 0u64;
         let mut rates = vec![0f64; r_count.saturating_sub(1)];
-        let step = |ch: &mut Chains, t: u64, rates: &mut [f64]| -> anyhow::Result<Vec<f64>> {
+        let mut tries = vec![0u64; r_count.saturating_sub(1)];
+        let step = |ch: &mut Chains,
+                    t: u64,
+                    rates: &mut [f64],
+                    tries: &mut [u64]|
+         -> anyhow::Result<Vec<f64>> {
             let prob = match cfg.kernel {
                 Method::Mala => mala::mala_step(&tempered, ch, streams, t)?,
                 Method::Hmc(l) => hmc::hmc_step(&tempered, ch, streams, t, l)?,
             };
-            self.swap_round(ch, &betas, streams, t, rates);
+            self.swap_round(ch, &betas, streams, t, rates, tries);
             Ok(prob)
         };
         let mut done = cfg.descent_steps as u64;
 
         // Burn-in: per-row Robbins-Monro adaptation, then each replica's median step.
         for t in 0..cfg.burn_in {
-            let prob = step(&mut ch, t_global, &mut rates)?;
+            let prob = step(&mut ch, t_global, &mut rates, &mut tries)?;
             t_global += 1;
             let gain = 1.0 / (t as f64 + 3.0).powf(0.6);
             for (eps, a) in ch.step.iter_mut().zip(&prob) {
@@ -313,7 +320,7 @@ impl Sampler for ParallelTempering {
         // Pilot: tau of the beta = 1 energy.
         let mut trace = Vec::with_capacity(cfg.pilot * c);
         for _ in 0..cfg.pilot {
-            step(&mut ch, t_global, &mut rates)?;
+            step(&mut ch, t_global, &mut rates, &mut tries)?;
             t_global += 1;
             trace.extend(ch.energy[..c].iter().map(|&v| v as f64));
             done += 1;
@@ -328,13 +335,14 @@ impl Sampler for ParallelTempering {
 
         // Production: the beta = 1 replica every `thin` steps.
         rates.iter_mut().for_each(|v| *v = 0.0);
+        tries.iter_mut().for_each(|v| *v = 0);
         let production = per_chain * thin;
         let total = total_known + production as u64;
         let mut samples = Vec::with_capacity(per_chain * c * dim);
         let mut recorded = Vec::with_capacity(per_chain * c);
         let mut accept_sum = 0f64;
         for t in 0..production {
-            let prob = step(&mut ch, t_global, &mut rates)?;
+            let prob = step(&mut ch, t_global, &mut rates, &mut tries)?;
             t_global += 1;
             accept_sum += prob[..c].iter().sum::<f64>();
             if (t + 1) % thin == 0 {
@@ -353,10 +361,12 @@ impl Sampler for ParallelTempering {
         let mean = recorded.iter().sum::<f64>() / n as f64;
         let var = recorded.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n as f64;
         let ess = n as f64 / tau_samples;
-        // Swap rounds alternate parity: each pair is tried every other step.
-        let tries = (production as f64 / 2.0).max(1.0);
         self.last = Some(TemperingReport {
-            swap_rates: rates.iter().map(|v| v / tries).collect(),
+            swap_rates: rates
+                .iter()
+                .zip(&tries)
+                .map(|(v, &k)| if k > 0 { v / k as f64 } else { f64::NAN })
+                .collect(),
             betas,
             acceptance: accept_sum / (production * c) as f64,
             step_size,
