@@ -63,11 +63,6 @@ pub struct Saved {
     objective: ObjectiveState,
 }
 
-/// Where a run directory's checkpoint lives.
-pub fn path(run_dir: &Path) -> PathBuf {
-    run_dir.join(DIR)
-}
-
 /// Whether `run_dir` holds a readable checkpoint (or the previous one, kept while a new one
 /// was being written).
 pub fn exists(run_dir: &Path) -> bool {

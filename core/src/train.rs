@@ -108,9 +108,10 @@ pub fn adam(varmap: &VarMap, lr: f64) -> anyhow::Result<candle_nn::AdamW> {
 pub type Moments = std::collections::HashMap<String, (candle_core::Tensor, candle_core::Tensor)>;
 
 /// Adam with beta1 = 0.9, beta2 = 0.999, eps = 1e-8 and no weight decay, its moments in the
-/// open so a checkpoint can hold them (candle-nn's `AdamW` keeps them private). The arithmetic,
-/// operation for operation, of candle-nn's `AdamW` with weight decay 0 (so a run's numbers are
-/// those it gave): with t the step count,
+/// open so a checkpoint can hold them (candle-nn's `AdamW` keeps them private). The arithmetic of
+/// candle-nn's `AdamW` with weight decay 0, less its multiplication of theta by
+/// 1 - lr * weight_decay = 1 (a pass over every parameter that changes nothing), so a run's
+/// numbers are those it gave: with t the step count,
 /// m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2,
 /// theta <- theta - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
 pub struct Adam {
@@ -157,10 +158,8 @@ impl Adam {
                 let next_v = ((v.as_tensor() * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
                 let m_hat = (&next_m * scale_m)?;
                 let v_hat = (&next_v * scale_v)?;
-                // theta * (1 - lr * weight_decay) with weight decay 0, as candle-nn computes it.
-                let next_theta = (theta.as_tensor() * 1f64)?;
                 let adjusted = (m_hat / (v_hat.sqrt()? + EPS)?)?;
-                let next_theta = (next_theta - (adjusted * self.lr)?)?;
+                let next_theta = (theta.as_tensor() - (adjusted * self.lr)?)?;
                 m.set(&next_m)?;
                 v.set(&next_v)?;
                 theta.set(&next_theta)?;

@@ -105,11 +105,6 @@ impl Experiment {
         Ok(self)
     }
 
-    /// The flag that stops training before its next step (with a complete checkpoint).
-    pub fn stop_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.stop)
-    }
-
     /// Uses `stop` and `training` (see the fields) instead of the experiment's own flags, e.g.
     /// process-wide ones that signal handlers set and read.
     pub fn with_flags(mut self, stop: Arc<AtomicBool>, training: Arc<AtomicBool>) -> Self {
