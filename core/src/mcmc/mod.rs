@@ -37,6 +37,15 @@ pub enum Method {
 }
 
 impl Method {
+    /// The starting step size: `init_step` (default 1e-3 for MALA, 0.05 for HMC) in units of
+    /// `scale`^2 (MALA's eps) or `scale` (HMC's).
+    pub fn initial_step(&self, init_step: Option<f32>, scale: f32) -> f32 {
+        match self {
+            Method::Mala => init_step.unwrap_or(1e-3) * scale * scale,
+            Method::Hmc(_) => init_step.unwrap_or(0.05) * scale,
+        }
+    }
+
     /// The acceptance rate the step size is tuned to: 0.574 for MALA, 0.8 for HMC.
     pub fn default_accept(&self) -> f64 {
         match self {
@@ -129,6 +138,46 @@ pub struct McmcReport {
     pub seconds: f64,
 }
 
+/// One Robbins-Monro update of every chain's step size during burn-in step `t`:
+/// log eps += (alpha - target_accept) / (t + 3)^0.6.
+pub(crate) fn adapt_steps(step: &mut [f32], accept: &[f64], t: usize, target_accept: f64) {
+    let gain = 1.0 / (t as f64 + 3.0).powf(0.6);
+    for (eps, a) in step.iter_mut().zip(accept) {
+        *eps = ((*eps as f64).ln() + gain * (a - target_accept)).exp() as f32;
+    }
+}
+
+/// Fails unless E(-x) = E(x) (to 1e-4 relative) at every chain's state: `sign_flip` needs it.
+pub(crate) fn check_sign_symmetry(target: &CountedTarget, chains: &Chains) -> anyhow::Result<()> {
+    let neg: Vec<f32> = chains.x.iter().map(|v| -v).collect();
+    let mut e = vec![0f32; chains.len()];
+    target.energy(&neg, &mut e)?;
+    for (a, b) in e.iter().zip(&chains.energy) {
+        anyhow::ensure!(
+            (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+            "MCMC sign_flip: this target is not symmetric under x -> -x (E {b} vs {a})"
+        );
+    }
+    Ok(())
+}
+
+/// The exact symmetry move x -> -x (always accepted for E(-x) = E(x)), each chain with
+/// probability 1/2 (stream `mcmc-sign-flip`/t); energies are unchanged, gradients flip.
+pub(crate) fn sign_flip(chains: &mut Chains, streams: &RngStreams, t: u64) {
+    let d = chains.dim;
+    let u = chains.uniforms(streams, "mcmc-sign-flip", t);
+    for (i, u) in u.iter().enumerate() {
+        if *u < 0.5 {
+            chains.x[i * d..(i + 1) * d]
+                .iter_mut()
+                .for_each(|v| *v = -*v);
+            chains.grad[i * d..(i + 1) * d]
+                .iter_mut()
+                .for_each(|v| *v = -*v);
+        }
+    }
+}
+
 /// `steps` of clipped gradient descent on every row of `x` (moves of at most 0.02 `scale` per
 /// coordinate, learning rate 0.01 `scale`^2), so that no chain starts in an overlap;
 /// `progress(t)` after step t.
@@ -194,36 +243,14 @@ pub fn run_mcmc(
     descend(target, &mut x, s.descent_steps, scale, &mut |t| {
         progress("descent", t, s.descent_steps as u64)
     })?;
-    let step0 = match s.method {
-        Method::Mala => s.init_step.unwrap_or(1e-3) * scale * scale,
-        Method::Hmc(_) => s.init_step.unwrap_or(0.05) * scale,
-    };
+    let step0 = s.method.initial_step(s.init_step, scale);
     let mut chains = Chains::new(target, x, step0)?;
     if s.sign_flip {
-        let neg: Vec<f32> = chains.x.iter().map(|v| -v).collect();
-        let mut e = vec![0f32; chains.len()];
-        target.energy(&neg, &mut e)?;
-        for (a, b) in e.iter().zip(&chains.energy) {
-            anyhow::ensure!(
-                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
-                "MCMC sign_flip: this target is not symmetric under x -> -x (E {b} vs {a})"
-            );
-        }
+        check_sign_symmetry(target, &chains)?;
     }
     let flip = |chains: &mut Chains, t: u64| {
         if s.sign_flip {
-            let d = chains.dim;
-            let u = chains.uniforms(streams, "mcmc-sign-flip", t);
-            for (i, u) in u.iter().enumerate() {
-                if *u < 0.5 {
-                    chains.x[i * d..(i + 1) * d]
-                        .iter_mut()
-                        .for_each(|v| *v = -*v);
-                    chains.grad[i * d..(i + 1) * d]
-                        .iter_mut()
-                        .for_each(|v| *v = -*v);
-                }
-            }
+            sign_flip(chains, streams, t);
         }
     };
     let mut t_global = 0u64;
@@ -239,10 +266,7 @@ pub fn run_mcmc(
         let prob = advance(&mut chains, t_global)?;
         flip(&mut chains, t_global);
         t_global += 1;
-        let gain = 1.0 / (t as f64 + 3.0).powf(0.6);
-        for (eps, a) in chains.step.iter_mut().zip(&prob) {
-            *eps = ((*eps as f64).ln() + gain * (a - target_accept)).exp() as f32;
-        }
+        adapt_steps(&mut chains.step, &prob, t, target_accept);
         progress("burn-in", t as u64 + 1, s.burn_in as u64);
     }
     let mut steps = chains.step.clone();

@@ -46,6 +46,8 @@ macro_rules! mcmc_config {
     };
 }
 
+pub(crate) use mcmc_config;
+
 mcmc_config! {
     /// `Mala(...)`: Metropolis-adjusted Langevin chains (one energy+gradient per chain and step).
     pub struct MalaConfig {}

@@ -13,15 +13,17 @@
 //! every replica is counted on the run's target.
 
 use super::chains::{metropolis, Chains};
-use super::{descend, hmc, iat, mala, Method};
+use super::{adapt_steps, check_sign_symmetry, descend, hmc, iat, mala, sign_flip, Method};
 use crate::numerics::pairwise::remove_mean;
 use crate::numerics::rng::{fill_normal, RngStreams};
 use crate::sampler::{Progress, Sampler, SamplerConfig, Samples};
 use crate::target::{CountedTarget, Target, TargetStructure};
 use std::sync::Arc;
 
-crate::config! {
-    /// `ParallelTempering(...)`: replica exchange over a geometric ladder of temperatures.
+super::sampler::mcmc_config! {
+    /// `ParallelTempering(...)`: replica exchange over a geometric ladder of temperatures; the
+    /// chain settings (`chains` ensembles of R replicas, `burn_in`, `pilot`, `thin`, ...) are
+    /// those of `Mala`/`Hmc`, and `sign_flip` acts in every replica.
     pub struct ParallelTemperingConfig {
         /// Replicas R (temperatures), at least 1 (1: plain MCMC).
         replicas: usize = 8,
@@ -29,23 +31,6 @@ crate::config! {
         beta_min: f64 = 0.05,
         /// The local kernel within each replica: `Mala` or `Hmc(L)` (L leapfrog steps).
         kernel: Method = Method::Mala,
-        /// Independent ensembles of R replicas advanced together (samples come from their
-        /// beta = 1 replicas).
-        chains: usize = 64,
-        /// Adaptation steps (discarded).
-        burn_in: usize = 2000,
-        /// Steps at the adapted step sizes that measure tau (discarded).
-        pilot: usize = 1000,
-        /// Steps between recorded states; None = ceil(tau) from the pilot.
-        thin: Option<usize> = None,
-        /// Target acceptance of the local kernel; None = the kernel's (MALA 0.574, HMC 0.8).
-        target_accept: Option<f64> = None,
-        /// Initial step size in natural units; None = the kernel's (MALA 1e-3, HMC 0.05).
-        init_step: Option<f32> = None,
-        /// Standard deviation of the starting points; None = the target's natural scale.
-        init_scale: Option<f32> = None,
-        /// Clipped gradient-descent steps before burn-in.
-        descent_steps: usize = 500,
     }
 }
 
@@ -275,11 +260,11 @@ impl Sampler for ParallelTempering {
             inner: self.target.inner_arc(),
             beta: beta_rows,
         }));
-        let step0 = match cfg.kernel {
-            Method::Mala => cfg.init_step.unwrap_or(1e-3) * scale * scale,
-            Method::Hmc(_) => cfg.init_step.unwrap_or(0.05) * scale,
-        };
+        let step0 = cfg.kernel.initial_step(cfg.init_step, scale);
         let mut ch = Chains::new(&tempered, x, step0)?;
+        if cfg.sign_flip {
+            check_sign_symmetry(&tempered, &ch)?;
+        }
         let target_accept = cfg.target_accept.unwrap_or(cfg.kernel.default_accept());
         let mut t_global = 0u64;
         let mut rates = vec![0f64; r_count.saturating_sub(1)];
@@ -293,6 +278,9 @@ impl Sampler for ParallelTempering {
                 Method::Mala => mala::mala_step(&tempered, ch, streams, t)?,
                 Method::Hmc(l) => hmc::hmc_step(&tempered, ch, streams, t, l)?,
             };
+            if cfg.sign_flip {
+                sign_flip(ch, streams, t);
+            }
             self.swap_round(ch, &betas, streams, t, rates, tries);
             Ok(prob)
         };
@@ -302,10 +290,7 @@ impl Sampler for ParallelTempering {
         for t in 0..cfg.burn_in {
             let prob = step(&mut ch, t_global, &mut rates, &mut tries)?;
             t_global += 1;
-            let gain = 1.0 / (t as f64 + 3.0).powf(0.6);
-            for (eps, a) in ch.step.iter_mut().zip(&prob) {
-                *eps = ((*eps as f64).ln() + gain * (a - target_accept)).exp() as f32;
-            }
+            adapt_steps(&mut ch.step, &prob, t, target_accept);
             done += 1;
             progress(done, total_known + per_chain as u64);
         }
@@ -400,14 +385,6 @@ impl Sampler for ParallelTempering {
             v.push((format!("swap_rate_{i}_{}", i + 1), *s));
         }
         v
-    }
-}
-
-/// The last run's full report.
-impl ParallelTempering {
-    /// What the last `sample` measured.
-    pub fn tempering_report(&self) -> Option<&TemperingReport> {
-        self.last.as_ref()
     }
 }
 

@@ -58,17 +58,10 @@ pub fn script(
         "# nsamp sweep: one array task per seed ({} seeds).\n",
         seeds.len()
     ));
-    let job_name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    s.push_str(&format!("#SBATCH --job-name=nsamp-{job_name}\n"));
+    s.push_str(&format!(
+        "#SBATCH --job-name=nsamp-{}\n",
+        crate::ui::rundir::safe_name(name)
+    ));
     s.push_str(&format!("#SBATCH --array=0-{}\n", seeds.len() - 1));
     s.push_str(&format!("#SBATCH --cpus-per-task={}\n", args.cpus));
     s.push_str("#SBATCH --ntasks=1\n");

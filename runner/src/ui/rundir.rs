@@ -38,6 +38,20 @@ pub fn output_dir(p: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `name` with every character other than ASCII letters, digits, `-` and `_` replaced by `_`
+/// (run directory names, Slurm job names).
+pub fn safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Creates the run directory. With `out`, its parent must exist and it must be empty or absent;
 /// without, `runs/<name>` (or `runs/<name>.N` if taken) is created.
 pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
@@ -60,16 +74,7 @@ pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
             Ok(p.to_path_buf())
         }
         None => {
-            let safe: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let safe = safe_name(name);
             std::fs::create_dir_all("runs").context("cannot create runs/")?;
             let mut p = PathBuf::from("runs").join(&safe);
             let mut i = 1;
