@@ -32,7 +32,9 @@ pub use corrector::{Corrected, Corrector, CorrectorConfig};
 pub use error::NsampError;
 pub use experiment::{Experiment, Observer, RunReport};
 pub use metric::{Metric, MetricConfig, MetricInput};
-pub use model::{FlowModel, Model, ModelConfig, ModelShape, ScoreModel};
+pub use model::{
+    ControlModel, FlowModel, GeneratorModel, Model, ModelConfig, ModelShape, ScoreModel,
+};
 pub use objective::{Context, Objective, ObjectiveConfig, ObjectiveState, StepLoss};
 pub use recipe::Recipe;
 pub use registry::Spec;

@@ -63,6 +63,22 @@ pub trait FlowModel: Send + Sync {
     fn score(&self, x: &Tensor) -> candle_core::Result<Tensor>;
 }
 
+/// A one-step generator x = g(z), z ~ N(0, I) of the data's dimension (centre-of-mass free
+/// for particles), without a tractable density (DiKL's sampler).
+pub trait GeneratorModel: Send + Sync {
+    /// Pushes noise z (n, d) to samples x (n, d); candle differentiates it with respect to the
+    /// parameters.
+    fn generate(&self, z: &Tensor) -> candle_core::Result<Tensor>;
+}
+
+/// The drift u(x, t) of a controlled SDE dx = u(x, t) dt + sigma dW on [0, 1] (PIS), given the
+/// target's score at x (the network may use it, PIS clips and scales it by a learned NN(t)).
+pub trait ControlModel: Send + Sync {
+    /// Drift for a batch: `t` (n,), `x` (n, d), `target_score` = grad log p~(x) (n, d), detached;
+    /// returns (n, d).
+    fn drift(&self, t: &Tensor, x: &Tensor, target_score: &Tensor) -> candle_core::Result<Tensor>;
+}
+
 /// A learnable sampler.
 pub trait Model: Send + Sync {
     /// The model as a score network, if it is one.
@@ -71,6 +87,14 @@ pub trait Model: Send + Sync {
     }
     /// The model as a normalising flow, if it is one.
     fn as_flow(&self) -> Option<&dyn FlowModel> {
+        None
+    }
+    /// The model as a one-step generator, if it is one.
+    fn as_generator(&self) -> Option<&dyn GeneratorModel> {
+        None
+    }
+    /// The model as the drift of a controlled SDE, if it is one.
+    fn as_control(&self) -> Option<&dyn ControlModel> {
         None
     }
     /// A short human description ("ScoreMlp: 99,074 parameters").
