@@ -11,11 +11,14 @@
 // Name every built-in plugin once, so that rustc links them and their registrations run.
 extern crate nsamp_plugin_correctors;
 extern crate nsamp_plugin_diffusion;
+extern crate nsamp_plugin_dikl;
 extern crate nsamp_plugin_egnn;
+extern crate nsamp_plugin_fab;
 extern crate nsamp_plugin_flow_objectives;
 extern crate nsamp_plugin_gmm;
 extern crate nsamp_plugin_particles;
 extern crate nsamp_plugin_phi4;
+extern crate nsamp_plugin_pis;
 extern crate nsamp_plugin_realnvp;
 extern crate nsamp_plugin_sbtm;
 extern crate nsamp_plugin_score_mlp;
