@@ -13,6 +13,7 @@
 //!    recorded states (in samples) and the report gives ESS = n / tau and the error of the
 //!    energy mean, std / sqrt(ESS).
 
+pub mod ais;
 pub mod chains;
 pub mod hmc;
 pub mod iat;
