@@ -58,6 +58,11 @@ pub enum Command {
         /// Print the JSON instead of the markdown.
         #[arg(long)]
         json: bool,
+        /// Compare at an equal energy budget: of each method's runs of one seed, keep the one
+        /// that spent the most energy evaluations (training + sampling + correction) without
+        /// exceeding N; methods with no run within N are listed below the table.
+        #[arg(long, value_name = "N")]
+        budget: Option<f64>,
     },
     /// Validate a recipe without running it.
     Check {

@@ -430,6 +430,50 @@ fn training_free_sampler_runs_and_sits_in_the_table_beside_idem() {
     };
     assert!(row("tiny-mala").ends_with(&format!("| {:.3e} |", 50.0 * 809.0)));
     assert!(row("tiny").contains("| Gmm40 | 1 |"));
+
+    // An equal-budget table: a second MALA run of the same seed with 200 more burn-in steps
+    // spends 50 x 1009 evaluations, the tiny iDEM run 40,960. At 40,500 the smaller MALA run is
+    // kept and iDEM is listed below the table as over the budget; at 60,000 the larger MALA run
+    // and iDEM are kept.
+    let o = nsamp(
+        &[
+            "run",
+            "mala.ron",
+            "--set",
+            "sampler.burn_in=400",
+            "--out",
+            "mala2",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (budget, kept, idem_in) in [(40_500.0, 809.0, false), (60_000.0, 1009.0, true)] {
+        let b = format!("{budget}");
+        let o = nsamp(&["table", "idem", "mala", "mala2", "--budget", &b], &dir);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("| tiny-mala |"))
+            .unwrap_or_else(|| panic!("no MALA row:\n{text}"));
+        assert!(line.contains("| Gmm40 | 1 |"), "one run per seed: {line}");
+        assert!(
+            line.ends_with(&format!("| {:.3e} |", 50.0 * kept)),
+            "{line}"
+        );
+        assert_eq!(
+            text.lines().any(|l| l.starts_with("| tiny |")),
+            idem_in,
+            "{text}"
+        );
+        assert_eq!(
+            text.contains("- tiny: its runs spent 4.096e4 or more"),
+            !idem_in,
+            "{text}"
+        );
+    }
+    let o = nsamp(&["table", "idem", "--budget", "1000"], &dir);
+    assert!(!o.status.success() && stderr(&o).contains("no run within the budget"));
 }
 
 const DW4_CACHED: &str = r#"Recipe(

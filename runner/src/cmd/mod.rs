@@ -39,7 +39,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 sweep::sweep(&recipe, seeds, out, &sets, t)
             }
         }
-        Command::Table { runs, out, json } => table::command(&runs, out.as_deref(), json),
+        Command::Table {
+            runs,
+            out,
+            json,
+            budget,
+        } => table::command(&runs, out.as_deref(), json, budget),
         Command::List { full } => list::command(full),
         Command::Sample {
             run_dir,

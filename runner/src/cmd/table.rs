@@ -85,13 +85,45 @@ pub fn expand(args: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, Vec<String>)> {
 /// `nsamp table`: prints the table (markdown or JSON), and writes it into `out` if given.
 /// Seeds of a sweep directory that have not finished are listed (on stderr and under the
 /// markdown table).
-pub fn command(runs: &[PathBuf], out: Option<&Path>, json: bool) -> anyhow::Result<()> {
+pub fn command(
+    runs: &[PathBuf],
+    out: Option<&Path>,
+    json: bool,
+    budget: Option<f64>,
+) -> anyhow::Result<()> {
     let (runs, missing) = expand(runs)?;
     if runs.is_empty() {
         anyhow::bail!("no finished run yet:\n  {}", missing.join("\n  "));
     }
+    let (runs, over) = match budget {
+        Some(n) => {
+            anyhow::ensure!(
+                n.is_finite() && n > 0.0,
+                "--budget must be a positive number of energy evaluations, got {n}"
+            );
+            within_budget(&runs, n)?
+        }
+        None => (runs, Vec::new()),
+    };
+    if runs.is_empty() {
+        anyhow::bail!("no run within the budget:\n  {}", over.join("\n  "));
+    }
     let runs = &runs[..];
     let mut t = build(runs)?;
+    if let Some(n) = budget {
+        let mut note = format!(
+            "\nAt an equal budget: every run above spent at most {n:.3e} energy evaluations \
+             (training + sampling + correction), the most of its method's runs for that seed.\n"
+        );
+        if !over.is_empty() {
+            note.push_str(&format!(
+                "Over the budget (no run within {n:.3e}):\n{}",
+                over.iter().map(|m| format!("- {m}\n")).collect::<String>()
+            ));
+        }
+        t.markdown.push_str(&note);
+        t.json["budget"] = json!({"energy_evals": n, "over": over});
+    }
     if !missing.is_empty() {
         let note = format!(
             "\nNot in the table ({} seeds):\n{}\n",
@@ -117,6 +149,35 @@ pub fn command(runs: &[PathBuf], out: Option<&Path>, json: bool) -> anyhow::Resu
         print!("{}", t.markdown);
     }
     Ok(())
+}
+
+/// The runs an equal-budget table keeps: for every (method, seed), the run with the most energy
+/// evaluations not above `budget`; and a line for every method none of whose runs fits, with the
+/// least any of them spent.
+pub fn within_budget(runs: &[PathBuf], budget: f64) -> anyhow::Result<(Vec<PathBuf>, Vec<String>)> {
+    let mut best: BTreeMap<(String, u64), (u64, PathBuf)> = BTreeMap::new();
+    let mut least: BTreeMap<String, u64> = BTreeMap::new();
+    for r in runs {
+        let m = read_report(r)?;
+        let spent = m.energy_evals.total();
+        let low = least.entry(m.recipe.clone()).or_insert(spent);
+        *low = (*low).min(spent);
+        if spent as f64 <= budget {
+            let e = best
+                .entry((m.recipe.clone(), m.seed))
+                .or_insert((spent, r.clone()));
+            if spent > e.0 {
+                *e = (spent, r.clone());
+            }
+        }
+    }
+    let kept: Vec<PathBuf> = best.values().map(|(_, p)| p.clone()).collect();
+    let over = least
+        .iter()
+        .filter(|(method, _)| !best.keys().any(|(m, _)| m == *method))
+        .map(|(method, low)| format!("{method}: its runs spent {:.3e} or more", *low as f64))
+        .collect();
+    Ok((kept, over))
 }
 
 /// A finished table: markdown and JSON.
