@@ -242,11 +242,15 @@ pub fn ais(
     let grad = settings.kernel.needs_grad();
     let levels = settings.intermediates + 1;
     let mut cur = Points::evaluate(x0, ends, grad)?;
-    let mut prop = Points::evaluate(cur.x.clone(), ends, false)?;
-    if grad {
-        prop.g0 = vec![0.0; n * d];
-        prop.g1 = vec![0.0; n * d];
-    }
+    // Proposal scratch space (evaluated at each move's proposals only).
+    let gl = if grad { n * d } else { 0 };
+    let mut prop = Points {
+        x: cur.x.clone(),
+        log0: vec![0.0; n],
+        log1: vec![0.0; n],
+        g0: vec![0.0; gl],
+        g1: vec![0.0; gl],
+    };
     let mut log_w = vec![0f64; n];
     let mut step = settings.kernel.step();
     let (mut acc_sum, mut acc_count) = (0f64, 0u64);
@@ -483,6 +487,49 @@ mod tests {
             assert_eq!(run.x[i], x[i]);
         }
         assert!(run.acceptance.is_nan());
+    }
+
+    /// Counts the rows `eval` sees.
+    struct Counting(Gauss1d, std::cell::Cell<usize>);
+    impl AnnealEnds for Counting {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn eval(
+            &self,
+            x: &[f32],
+            log0: &mut [f64],
+            log1: &mut [f64],
+            grads: Option<(&mut [f32], &mut [f32])>,
+        ) -> anyhow::Result<()> {
+            self.1.set(self.1.get() + x.len());
+            self.0.eval(x, log0, log1, grads)
+        }
+    }
+
+    #[test]
+    fn evaluations_are_the_start_plus_one_per_proposal_or_leapfrog_step() {
+        for (kernel, per_move) in [
+            (AisKernel::Metropolis { step: 0.5 }, 1),
+            (AisKernel::Mala { step: 0.05 }, 1),
+            (
+                AisKernel::Hmc {
+                    leapfrog: 3,
+                    step: 0.2,
+                    target_accept: None,
+                },
+                3,
+            ),
+        ] {
+            let ends = Counting(Gauss1d { ln_c: 0.0 }, std::cell::Cell::new(0));
+            let s = AisSettings {
+                intermediates: 4,
+                kernel,
+                moves: 2,
+            };
+            ais(start(10), &ends, &s, &RngStreams::new(0)).unwrap();
+            assert_eq!(ends.1.get(), 10 * (1 + 4 * 2 * per_move), "{kernel:?}");
+        }
     }
 
     #[test]
