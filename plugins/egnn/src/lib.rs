@@ -14,7 +14,7 @@
 
 use nsamp_core::candle::{DType, Module, Tensor, D};
 use nsamp_core::candle_nn::{self, linear, Init, Linear, VarBuilder};
-use nsamp_core::{Model, ModelConfig, ModelShape, ScoreModel};
+use nsamp_core::{GeneratorModel, Model, ModelConfig, ModelShape, ScoreModel};
 
 nsamp_core::config! {
     /// `Egnn(...)` config.
@@ -119,8 +119,21 @@ impl ScoreModel for Egnn {
     }
 }
 
+/// The network as DiKL's one-step generator (jiajunhe98/DiKL `models/egnn.py`, `EGNN_dynamics`
+/// with `condition_time=False`: node features Linear(1, H)(1)): g(z) = the output at a fixed
+/// t = 1, x_final - z with the centre of mass removed, for centre-of-mass-free noise z.
+impl GeneratorModel for Egnn {
+    fn generate(&self, z: &Tensor) -> nsamp_core::candle::Result<Tensor> {
+        let t = Tensor::ones(z.dim(0)?, z.dtype(), z.device())?;
+        self.forward(&t, z)
+    }
+}
+
 impl Model for Egnn {
     fn as_score(&self) -> Option<&dyn ScoreModel> {
+        Some(self)
+    }
+    fn as_generator(&self) -> Option<&dyn GeneratorModel> {
         Some(self)
     }
     fn describe(&self) -> String {
