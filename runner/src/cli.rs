@@ -147,13 +147,14 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Time the hot paths: LJ-55 energies (512 x 100 configurations), the Monte Carlo score
-    /// (GMM-40, B = 512, K = 500) and the iDEM, IW-SM and DwES steps.
+    /// (GMM-40, B = 512, K = 500) and the iDEM, IW-SM, DwES, FAB, PIS and DiKL steps.
     Bench {
         /// Timed iterations per figure (median reported).
         #[arg(long, default_value_t = 30)]
         iters: usize,
-        /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES steps), `lj55` (LJ-55 energies),
-        /// `flow` (RealNVP training steps) or `sbtm` (SBTM time steps).
+        /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES/FAB steps), `lj55` (LJ-55 energies),
+        /// `flow` (RealNVP training steps), `sbtm` (SBTM time steps), `pis` (a PIS step) or
+        /// `dikl` (a DiKL step with its DSM steps).
         #[arg(long)]
         only: Option<String>,
     },

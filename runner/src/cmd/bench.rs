@@ -61,6 +61,32 @@ const DWES: Workload = workload!(
     ["sampler.sde.steps=10"]
 );
 
+/// FAB on GMM-40 (fab-torch's settings: B = 128, RealNvp 15 x 80, Metropolis AIS with one
+/// intermediate, 4 minibatch steps per AIS batch).
+const FAB: Workload = workload!(
+    "fab_step GMM-40 B=128 RealNvp 15x80",
+    "recipes/table1/gmm40_fab.ron",
+    []
+);
+
+/// One PIS training step on GMM-40 (the DEM code's settings: B = 512, 100 Euler-Maruyama steps,
+/// PisNet 37,827 parameters; 512 x 101 energy+grad evaluations, backpropagation through the
+/// trajectory).
+const PIS: Workload = workload!(
+    "pis_step GMM-40 B=512 N=100 PisNet38k",
+    "recipes/table1/gmm40_pis.ron",
+    []
+);
+
+/// One DiKL training step on GMM-40 (the official MoG-40 settings: B = 1024, 50 DSM steps of the
+/// 480k-parameter score MLP on fresh generator batches, then the posterior sampler's 159,744 energy
+/// evaluations: 10 proposals per row, 14 AIS levels, 5 MALA steps; then the generator step).
+const DIKL: Workload = workload!(
+    "dikl_step GMM-40 B=1024 (50 DSM steps)",
+    "recipes/table1/gmm40_dikl.ron",
+    []
+);
+
 /// SBTM time steps (a score fit of >= 10 AdamW steps, the score, the move) on the paper's
 /// heat flow (d = 5) and 2-D grid (d = 2) recipes, without pre-training.
 const SBTM: [(Workload, usize); 2] = [
@@ -130,6 +156,56 @@ fn time_step(w: &Workload, iters: usize) -> anyhow::Result<(f64, f64)> {
         let _loss = out.loss.to_scalar::<f32>()?;
         trainer.step(&out.loss)?;
         if step >= 3 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(median_ms(times))
+}
+
+/// Mean ms of one FAB training step over whole iterations (an AIS batch and 4 minibatch steps
+/// each), after one warm-up iteration: the trainer's code path as in [`time_step`].
+fn fab_step(iters: usize) -> anyhow::Result<f64> {
+    let mut asm = Assembled::new(FAB.recipe()?)?;
+    let vm: VarMap = asm
+        .varmap
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("bench: {} trains no network", FAB.path))?;
+    let settings = asm.recipe.train.clone();
+    let mut trainer = train::Trainer::new(&vm, settings.lr, settings.grad_clip)?;
+    let (objective, cx) = asm.split();
+    let objective = objective.ok_or_else(|| anyhow::anyhow!("bench: not a trained method"))?;
+    objective.init(&cx)?;
+    let steps = 4 * (iters as u64 + 1);
+    let mut t = Instant::now();
+    for step in 0..steps {
+        if step == 4 {
+            t = Instant::now();
+        }
+        let out = objective.loss(step, &cx)?;
+        trainer.step(&out.loss)?;
+    }
+    Ok(t.elapsed().as_secs_f64() * 1e3 / (steps - 4) as f64)
+}
+
+/// Median and min (ms) of DiKL training steps: one warm-up step, then `iters` (at most 3: a step
+/// takes seconds) timed steps through the trainer's code path as in [`time_step`].
+fn dikl_step(iters: usize) -> anyhow::Result<(f64, f64)> {
+    let mut asm = Assembled::new(DIKL.recipe()?)?;
+    let vm: VarMap = asm
+        .varmap
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("bench: {} trains no network", DIKL.path))?;
+    let settings = asm.recipe.train.clone();
+    let mut trainer = train::Trainer::new(&vm, settings.lr, settings.grad_clip)?;
+    let (objective, cx) = asm.split();
+    let objective = objective.ok_or_else(|| anyhow::anyhow!("bench: not a trained method"))?;
+    objective.init(&cx)?;
+    let mut times = Vec::new();
+    for step in 0..iters.min(3) as u64 + 1 {
+        let t = Instant::now();
+        let out = objective.loss(step, &cx)?;
+        trainer.step(&out.loss)?;
+        if step >= 1 {
             times.push(t.elapsed().as_secs_f64());
         }
     }
@@ -236,6 +312,7 @@ fn gmm(iters: usize, threads: usize) -> anyhow::Result<()> {
     let idem = time_step(&IDEM, iters)?;
     let iwsm = time_step(&IWSM, iters)?;
     let dwes_ms = dwes_step()?;
+    let fab_ms = fab_step(iters)?;
     println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
     println!(
         "  {:<36} {mc_med:8.2} ms  {mc_min:8.2} ms  ({:.1} M energy+grad/s)",
@@ -248,6 +325,10 @@ fn gmm(iters: usize, threads: usize) -> anyhow::Result<()> {
     println!(
         "  {:<36} {dwes_ms:8.2} ms  (one reverse-SDE step, 500,000 energy+grad; {})",
         DWES.label, DWES.path
+    );
+    println!(
+        "  {:<36} {fab_ms:8.2} ms  (mean over AIS + 4 minibatch steps; {})",
+        FAB.label, FAB.path
     );
     Ok(())
 }
@@ -286,8 +367,8 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     anyhow::ensure!(iters >= 3, "--iters must be at least 3");
     if let Some(o) = only {
         anyhow::ensure!(
-            ["gmm", "lj55", "flow", "sbtm"].contains(&o),
-            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm)"
+            ["gmm", "lj55", "flow", "sbtm", "pis", "dikl"].contains(&o),
+            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm, pis, dikl)"
         );
     }
     nsamp_core::experiment::ensure_registry()?;
@@ -312,6 +393,25 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     }
     if wants("gmm") {
         gmm(iters, threads)?;
+    }
+    if wants("pis") {
+        println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
+        let (med, min) = time_step(&PIS, iters)?;
+        println!(
+            "  {:<44} {med:8.2} ms  {min:8.2} ms  ({})",
+            PIS.label, PIS.path
+        );
+    }
+    if wants("dikl") {
+        println!(
+            "nsamp bench: threads={threads}, iters={} (median, min)",
+            iters.min(3)
+        );
+        let (med, min) = dikl_step(iters)?;
+        println!(
+            "  {:<44} {med:8.0} ms  {min:8.0} ms  ({})",
+            DIKL.label, DIKL.path
+        );
     }
     Ok(())
 }
