@@ -136,9 +136,10 @@ const FLOWS: [Workload; 4] = [
     ),
 ];
 
-/// Median and min of one full training step of `recipe`: batch, Monte Carlo score, forward,
-/// backward, clip, Adam (the trainer's own code path).
-fn time_step(w: &Workload, iters: usize) -> anyhow::Result<(f64, f64)> {
+/// Seconds of each of `timed` training steps of `w` after `warmup` untimed ones: batch, loss
+/// (Monte Carlo score, AIS, inner fits: whatever the objective does), forward, backward, clip,
+/// Adam (the trainer's own code path).
+fn step_seconds(w: &Workload, warmup: u64, timed: u64) -> anyhow::Result<Vec<f64>> {
     let mut asm = Assembled::new(w.recipe()?)?;
     let vm: VarMap = asm
         .varmap
@@ -150,66 +151,34 @@ fn time_step(w: &Workload, iters: usize) -> anyhow::Result<(f64, f64)> {
     let objective = objective.ok_or_else(|| anyhow::anyhow!("bench: not a trained method"))?;
     objective.init(&cx)?;
     let mut times = Vec::new();
-    for step in 0..iters as u64 + 3 {
+    for step in 0..warmup + timed {
         let t = Instant::now();
         let out = objective.loss(step, &cx)?;
         let _loss = out.loss.to_scalar::<f32>()?;
         trainer.step(&out.loss)?;
-        if step >= 3 {
+        if step >= warmup {
             times.push(t.elapsed().as_secs_f64());
         }
     }
-    Ok(median_ms(times))
+    Ok(times)
+}
+
+/// Median and min of one full training step of `recipe` (3 warm-up steps).
+fn time_step(w: &Workload, iters: usize) -> anyhow::Result<(f64, f64)> {
+    Ok(median_ms(step_seconds(w, 3, iters as u64)?))
 }
 
 /// Mean ms of one FAB training step over whole iterations (an AIS batch and 4 minibatch steps
-/// each), after one warm-up iteration: the trainer's code path as in [`time_step`].
+/// each), after one warm-up iteration.
 fn fab_step(iters: usize) -> anyhow::Result<f64> {
-    let mut asm = Assembled::new(FAB.recipe()?)?;
-    let vm: VarMap = asm
-        .varmap
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("bench: {} trains no network", FAB.path))?;
-    let settings = asm.recipe.train.clone();
-    let mut trainer = train::Trainer::new(&vm, settings.lr, settings.grad_clip)?;
-    let (objective, cx) = asm.split();
-    let objective = objective.ok_or_else(|| anyhow::anyhow!("bench: not a trained method"))?;
-    objective.init(&cx)?;
-    let steps = 4 * (iters as u64 + 1);
-    let mut t = Instant::now();
-    for step in 0..steps {
-        if step == 4 {
-            t = Instant::now();
-        }
-        let out = objective.loss(step, &cx)?;
-        trainer.step(&out.loss)?;
-    }
-    Ok(t.elapsed().as_secs_f64() * 1e3 / (steps - 4) as f64)
+    let t = step_seconds(&FAB, 4, 4 * iters as u64)?;
+    Ok(t.iter().sum::<f64>() * 1e3 / t.len() as f64)
 }
 
 /// Median and min (ms) of DiKL training steps: one warm-up step, then `iters` (at most 3: a step
-/// takes seconds) timed steps through the trainer's code path as in [`time_step`].
+/// takes seconds).
 fn dikl_step(iters: usize) -> anyhow::Result<(f64, f64)> {
-    let mut asm = Assembled::new(DIKL.recipe()?)?;
-    let vm: VarMap = asm
-        .varmap
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("bench: {} trains no network", DIKL.path))?;
-    let settings = asm.recipe.train.clone();
-    let mut trainer = train::Trainer::new(&vm, settings.lr, settings.grad_clip)?;
-    let (objective, cx) = asm.split();
-    let objective = objective.ok_or_else(|| anyhow::anyhow!("bench: not a trained method"))?;
-    objective.init(&cx)?;
-    let mut times = Vec::new();
-    for step in 0..iters.min(3) as u64 + 1 {
-        let t = Instant::now();
-        let out = objective.loss(step, &cx)?;
-        trainer.step(&out.loss)?;
-        if step >= 1 {
-            times.push(t.elapsed().as_secs_f64());
-        }
-    }
-    Ok(median_ms(times))
+    Ok(median_ms(step_seconds(&DIKL, 1, iters.min(3) as u64)?))
 }
 
 /// LJ-55 energy and energy+gradient throughput at 512 x 100 configurations (a Monte Carlo
