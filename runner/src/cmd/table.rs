@@ -95,6 +95,8 @@ pub fn command(
     if runs.is_empty() {
         anyhow::bail!("no finished run yet:\n  {}", missing.join("\n  "));
     }
+    // The budget plot shows every finished run (each method at every size it was run at).
+    let all_runs = runs.clone();
     let (runs, over) = match budget {
         Some(n) => {
             anyhow::ensure!(
@@ -141,7 +143,7 @@ pub fn command(
         crate::ui::rundir::output_dir(dir)?;
         write(dir, &t)?;
         write_traces(dir, runs)?;
-        write_budget_plot(dir, runs)?;
+        write_budget_plot(dir, &all_runs)?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&t.json)?);

@@ -665,7 +665,17 @@ pub fn budget_plot(path: &Path, reports: &[RunReport]) -> PlotResult {
     let rows = metrics.len().div_ceil(cols);
     let root = BitMapBackend::new(path, (600 * cols as u32, 320 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let colors = [BLUE, RED, BLACK, GREEN, MAGENTA, CYAN];
+    let colors = [
+        BLUE,
+        RED,
+        BLACK,
+        GREEN,
+        MAGENTA,
+        CYAN,
+        RGBColor(255, 140, 0),
+        RGBColor(128, 0, 128),
+        RGBColor(139, 69, 19),
+    ];
     let color_of =
         |m: &str| colors[methods.iter().position(|x| *x == m).unwrap_or(0) % colors.len()];
     for (panel, metric) in root.split_evenly((rows, cols)).iter().zip(&metrics) {
