@@ -9,9 +9,12 @@
 //! - `ModeCoverage`: share of mixture components holding at least a set share of the samples,
 //!   and the TVD between component occupancies and the true weights.
 //! - `Nll`, `Rnll`, `Ess`: density metrics of flows ([`density`]).
+//! - `Mmd`: squared maximum mean discrepancies of DEM's evaluation code, linear, polynomial and
+//!   mixture-of-RBF kernels ([`mmd`]).
 
 pub mod density;
 pub mod histogram;
+pub mod mmd;
 pub mod modes;
 pub mod transport;
 
@@ -224,4 +227,10 @@ crate::register!(
     "ModeCoverage",
     ModeCoverage,
     "share of mixture components holding >= min_share of the samples, and occupancy TVD to the weights"
+);
+crate::register!(
+    Metric,
+    "Mmd",
+    mmd::Mmd,
+    "squared MMD as in DEM's evaluation code: MMD_linear, MMD_poly (linear-time), MMD_rbf (sum of RBFs, biased)"
 );
