@@ -114,6 +114,12 @@ pub fn write(
             Tensor::from_slice(v, v.len(), &Device::Cpu)?,
         );
     }
+    for (k, v) in &objective.arrays_f64 {
+        tensors.insert(
+            format!("objective64/{k}"),
+            Tensor::from_slice(v, v.len(), &Device::Cpu)?,
+        );
+    }
     let names = history_tensors(history, &mut tensors)?;
     let state = StateJson {
         format: FORMAT,
@@ -269,6 +275,10 @@ pub fn read(run_dir: &Path) -> anyhow::Result<Saved> {
             objective
                 .arrays
                 .insert(name.to_string(), t.to_dtype(DType::F32)?.to_vec1::<f32>()?);
+        } else if let Some(name) = k.strip_prefix("objective64/") {
+            objective
+                .arrays_f64
+                .insert(name.to_string(), t.to_dtype(DType::F64)?.to_vec1::<f64>()?);
         } else {
             bail!("unexpected tensor `{k}` in {}", st.display());
         }

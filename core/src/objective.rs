@@ -8,13 +8,15 @@ use crate::target::CountedTarget;
 use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 
-/// An objective's state between two steps, for complete checkpoints: named f32 arrays (saved
-/// as safetensors) and named counters (saved as JSON). Random numbers are not state: every
+/// An objective's state between two steps, for complete checkpoints: named f32 and f64 arrays
+/// (saved as safetensors) and named counters (saved as JSON). Random numbers are not state: every
 /// stream is derived from the seed and the step.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ObjectiveState {
-    /// Named arrays (replay buffer rows, training ensembles, auxiliary parameters).
+    /// Named f32 arrays (replay buffer rows, training ensembles, auxiliary parameters).
     pub arrays: BTreeMap<String, Vec<f32>>,
+    /// Named f64 arrays (log weights and other values f32 would round), saved as f64.
+    pub arrays_f64: BTreeMap<String, Vec<f64>>,
     /// Named counters (buffer head and length, inner step counts).
     pub counters: BTreeMap<String, u64>,
 }
@@ -23,6 +25,12 @@ impl ObjectiveState {
     /// The array `name`, or an error naming it.
     pub fn take_array(&mut self, name: &str) -> anyhow::Result<Vec<f32>> {
         self.arrays
+            .remove(name)
+            .ok_or_else(|| anyhow::anyhow!("the checkpoint has no objective array `{name}`"))
+    }
+    /// The f64 array `name`, or an error naming it.
+    pub fn take_array_f64(&mut self, name: &str) -> anyhow::Result<Vec<f64>> {
+        self.arrays_f64
             .remove(name)
             .ok_or_else(|| anyhow::anyhow!("the checkpoint has no objective array `{name}`"))
     }

@@ -53,6 +53,31 @@ const FLOW: &str = r#"Recipe(
     eval: (samples: 400, metrics: [W2(), ModeCoverage(), Nll(), Ess()]),
 )"#;
 
+/// FAB: the prioritised buffer's f64 log weights and an iteration's pending draws (checkpoints
+/// every 10 steps fall inside the 4-step iterations) go through the checkpoint.
+const FAB: &str = r#"Recipe(
+    name: "resume-fab",
+    seed: 5,
+    threads: 2,
+    target: Gmm40(),
+    model: RealNvp(layers: 4, hidden: 32, scale_bound: 2.0, scale: 1.0),
+    objective: Fab(buffer_max: 512, buffer_min: 256, minibatches: 4),
+    train: (steps: 400, batch: 64, lr: 1e-3, grad_clip: 100.0, log_every: 50, checkpoint_every: 10),
+    eval: (samples: 300, metrics: [W2(), ModeCoverage()]),
+)"#;
+
+/// DiKL: the auxiliary score network's parameters and Adam moments go through the checkpoint.
+const DIKL: &str = r#"Recipe(
+    name: "resume-dikl",
+    seed: 7,
+    threads: 2,
+    target: Gmm40(),
+    model: GeneratorMlp(hidden: [64, 64]),
+    objective: Dikl(score_net: DiklScoreMlp(hidden: [64, 64]), dsm_steps: 3, posterior: (n_is: 4, ais_intermediates: 3, mala_steps: 2)),
+    train: (steps: 120, batch: 128, lr: 1e-3, grad_clip: 10.0, log_every: 20, checkpoint_every: 5),
+    eval: (samples: 300, metrics: [W2(), ModeCoverage()]),
+)"#;
+
 /// The steps done by the run directory's checkpoint, if one is complete.
 fn checkpoint_step(dir: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(dir.join("checkpoint/state.json")).ok()?;
@@ -180,6 +205,16 @@ fn iwsm_killed_at_a_random_step_resumes_to_the_uninterrupted_run() {
 #[test]
 fn flow_with_an_mcmc_ensemble_killed_at_a_random_step_resumes_to_the_uninterrupted_run() {
     kill_and_resume("flow", FLOW, 400, "KILL");
+}
+
+#[test]
+fn fab_killed_at_a_random_step_resumes_to_the_uninterrupted_run() {
+    kill_and_resume("fab", FAB, 400, "KILL");
+}
+
+#[test]
+fn dikl_killed_at_a_random_step_resumes_to_the_uninterrupted_run() {
+    kill_and_resume("dikl", DIKL, 120, "KILL");
 }
 
 #[test]

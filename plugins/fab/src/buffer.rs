@@ -161,16 +161,15 @@ impl PrioritisedBuffer {
     }
 
     /// Writes the buffer into an objective state: `buffer_x` (f32), `buffer_log_w` and
-    /// `buffer_log_q_old` (f64 bit patterns, [`f64_to_words`]), counters `buffer_head`,
-    /// `buffer_len`.
+    /// `buffer_log_q_old` (f64 arrays), counters `buffer_head`, `buffer_len`.
     pub fn save(&self, st: &mut ObjectiveState) {
         st.arrays
             .insert("buffer_x".into(), self.x[..self.len * self.dim].to_vec());
-        st.arrays
-            .insert("buffer_log_w".into(), f64_to_words(&self.log_w[..self.len]));
-        st.arrays.insert(
+        st.arrays_f64
+            .insert("buffer_log_w".into(), self.log_w[..self.len].to_vec());
+        st.arrays_f64.insert(
             "buffer_log_q_old".into(),
-            f64_to_words(&self.log_q_old[..self.len]),
+            self.log_q_old[..self.len].to_vec(),
         );
         st.counters.insert("buffer_head".into(), self.head as u64);
         st.counters.insert("buffer_len".into(), self.len as u64);
@@ -181,8 +180,8 @@ impl PrioritisedBuffer {
         let len = st.counter("buffer_len")? as usize;
         let head = st.counter("buffer_head")? as usize;
         let x = st.take_array("buffer_x")?;
-        let lw = words_to_f64(&st.take_array("buffer_log_w")?)?;
-        let lq = words_to_f64(&st.take_array("buffer_log_q_old")?)?;
+        let lw = st.take_array_f64("buffer_log_w")?;
+        let lq = st.take_array_f64("buffer_log_q_old")?;
         anyhow::ensure!(
             len <= self.max_len
                 && head < self.max_len
@@ -201,36 +200,6 @@ impl PrioritisedBuffer {
         self.head = head;
         Ok(())
     }
-}
-
-/// f64 values as their bit patterns in four 16-bit words each, least significant first, every
-/// word an integer-valued f32 in [0, 65535] (exact in f32 and through any float pipeline).
-pub fn f64_to_words(v: &[f64]) -> Vec<f32> {
-    v.iter()
-        .flat_map(|a| {
-            let b = a.to_bits();
-            [0, 16, 32, 48].map(|s| ((b >> s) & 0xffff) as f32)
-        })
-        .collect()
-}
-
-/// The inverse of [`f64_to_words`].
-pub fn words_to_f64(w: &[f32]) -> anyhow::Result<Vec<f64>> {
-    anyhow::ensure!(
-        w.len().is_multiple_of(4)
-            && w.iter()
-                .all(|&x| (0.0..=65535.0).contains(&x) && x.fract() == 0.0),
-        "FAB state: an f64 array is not whole 16-bit words"
-    );
-    Ok(w.chunks_exact(4)
-        .map(|p| {
-            f64::from_bits(
-                p.iter()
-                    .enumerate()
-                    .fold(0u64, |b, (k, &x)| b | ((x as u64) << (16 * k))),
-            )
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! draws happen at the first step of each iteration. `train.steps` = k x fab-torch iterations.
 //! In f32 the loss of a minibatch with a weight above [`W_MAX`] is scaled down (see there).
 
-use crate::buffer::{f64_to_words, words_to_f64, PrioritisedBuffer, MAX_ROWS};
+use crate::buffer::{PrioritisedBuffer, MAX_ROWS};
 use crate::config::FabConfig;
 use crate::ends::FlowEnds;
 use crate::sampler::FabSampler;
@@ -267,9 +267,9 @@ impl Objective for Fab {
             "pending".into(),
             self.pending.iter().map(|&i| i as f32).collect(),
         );
-        st.arrays.insert(
+        st.arrays_f64.insert(
             "ais_stats".into(),
-            f64_to_words(&[self.last.ess, self.last.acceptance, self.last.flow_ess]),
+            vec![self.last.ess, self.last.acceptance, self.last.flow_ess],
         );
         Ok(st)
     }
@@ -288,7 +288,7 @@ impl Objective for Fab {
             self.pending.iter().all(|&i| i < self.buffer.len()),
             "Fab: the checkpoint's buffer draw points past the buffer"
         );
-        let s = words_to_f64(&st.take_array("ais_stats")?)?;
+        let s = st.take_array_f64("ais_stats")?;
         anyhow::ensure!(
             s.len() == 3,
             "Fab: the checkpoint's `ais_stats` is not 3 values"
