@@ -33,17 +33,35 @@ pub use nsamp_core::threads;
 
 /// Runs the CLI on the process arguments; errors are printed as one message with exit code 1.
 pub fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(run_cli(std::env::args_os()))
+}
+
+/// Runs the CLI on `args` (the first is the program's name) and returns the exit code: 0 on
+/// success, 1 after printing an error, 2 for a bad command line (clap's message), the signal's
+/// code when a run was stopped. `python -m nsamp` calls this in the Python process.
+pub fn run_cli<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     use clap::Parser;
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout with code 0; errors to stderr with code 2.
+            let _ = e.print();
+            return u8::try_from(e.exit_code()).unwrap_or(2);
+        }
+    };
     match cmd::dispatch(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             if let Some(stopped) = e.downcast_ref::<signals::Stopped>() {
                 eprintln!("{stopped}");
-                return std::process::ExitCode::from(stopped.code);
+                return stopped.code;
             }
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            1
         }
     }
 }

@@ -41,16 +41,32 @@ impl EvalContext {
         let metrics = settings.build_metrics(target.inner())?;
         // `load` reports a missing file or exact sampler itself (callers that want to fail before
         // any work call `Reference::check` first); an MCMC draw counts on its own counter.
-        let ReferenceSet {
-            rows: mut reference,
-            description,
-        } = settings.reference.load(
+        let set = settings.reference.load(
             target,
             target_ron,
             settings.samples,
             settings.reference_seed,
             obs,
         )?;
+        Self::with_reference(target, metrics, set)
+    }
+
+    /// The context of given metrics and a given reference set (its energies computed here).
+    pub fn with_reference(
+        target: &CountedTarget,
+        metrics: Vec<Box<dyn Metric>>,
+        set: ReferenceSet,
+    ) -> anyhow::Result<Self> {
+        let ReferenceSet {
+            rows: mut reference,
+            description,
+            ..
+        } = set;
+        anyhow::ensure!(
+            !reference.is_empty() && reference.len().is_multiple_of(target.dim()),
+            "the reference set must hold whole rows of {} values",
+            target.dim()
+        );
         // Particle configurations are compared centre-of-mass free (community files are not
         // always centred, e.g. the DW-4 test split); energies and distances do not change.
         if let Some(p) = target.inner().particles() {

@@ -44,6 +44,10 @@ pub struct ReferenceSet {
     pub rows: Vec<f32>,
     /// One line describing the source (shown in metrics.json's `eval_protocol.reference`).
     pub description: String,
+    /// Where the rows came from, as a JSON object with a `kind` (`exact`, `file` or `mcmc`):
+    /// for exact sets the target, n and seed; for files the path; for MCMC sets the cached
+    /// [`Provenance`] (sampler, report, cost) and the cache file.
+    pub provenance: serde_json::Value,
 }
 
 /// The cache directory: `NSAMP_CACHE`, else `$XDG_CACHE_HOME/nsamp`, else `$HOME/.cache/nsamp`,
@@ -140,11 +144,21 @@ impl Reference {
                 Ok(ReferenceSet {
                     rows,
                     description: format!("{exact_n} exact samples, reference_seed {seed}"),
+                    provenance: serde_json::json!({
+                        "kind": "exact",
+                        "nsamp_version": env!("CARGO_PKG_VERSION"),
+                        "target": target_ron,
+                        "n": exact_n,
+                        "dim": target.dim(),
+                        "seed": seed,
+                        "stream": "RngStreams::new(seed).stream(\"reference\", 0)",
+                    }),
                 })
             }
             Reference::File(p) => Ok(ReferenceSet {
                 rows: load_file(p, target.dim())?,
                 description: format!("file {p}"),
+                provenance: serde_json::json!({ "kind": "file", "path": p, "dim": target.dim() }),
             }),
             Reference::Mcmc { n, sampler } => {
                 cached_mcmc(target, target_ron, *n, sampler, seed, &cache_dir(), obs)
@@ -245,6 +259,12 @@ pub fn cached_mcmc(
             .file_name()
             .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
     );
+    let provenance = |p: &Provenance| -> anyhow::Result<serde_json::Value> {
+        let mut v = serde_json::to_value(p)?;
+        v["kind"] = "mcmc".into();
+        v["cache_file"] = entry.npy.display().to_string().into();
+        Ok(v)
+    };
     if let Some((rows, p)) = entry.load(n, target.dim()) {
         obs.log(&format!(
             "reference: reused the cached {what} {} (drawn in {:.1} s, {} energy evals)",
@@ -252,7 +272,12 @@ pub fn cached_mcmc(
             p.seconds,
             p.energy_evals
         ));
-        return Ok(ReferenceSet { rows, description });
+        let provenance = provenance(&p)?;
+        return Ok(ReferenceSet {
+            rows,
+            description,
+            provenance,
+        });
     }
     obs.log(&format!(
         "reference: drawing the {what} (first use; it will be cached at {})",
@@ -288,5 +313,10 @@ pub fn cached_mcmc(
             prov.seconds
         )),
     }
-    Ok(ReferenceSet { rows, description })
+    let provenance = provenance(&prov)?;
+    Ok(ReferenceSet {
+        rows,
+        description,
+        provenance,
+    })
 }
