@@ -1,9 +1,19 @@
 """Type stubs of nsamp's Python package (the native module ``nsamp._nsamp``, re-exported)."""
 
-from typing import Any, List, Optional, Tuple, TypedDict
+import os
+from typing import Any, Dict, List, Mapping, Optional, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
+
+from . import metrics as metrics
+from .runs import load_run as load_run
+
+RecipeSource = Union[str, "os.PathLike[str]"]
+"""A recipe: a path to a ``.ron`` file, or the recipe's RON text."""
+Overrides = Mapping[str, Union[str, bool, int, float]]
+"""``--set`` overrides: ``{"train.steps": 100, "target": "Gmm40(std: 2.0)"}`` (str values are RON
+text; bools and numbers are written as RON)."""
 
 __version__: str
 
@@ -76,3 +86,62 @@ class Target:
 def components() -> List[Component]:
     """Every registered component (targets, models, objectives, samplers, correctors, metrics),
     grouped by family then sorted by name, as ``nsamp list`` shows them."""
+
+def reference(
+    source: Union[Target, str, "os.PathLike[str]"],
+    n: Optional[int] = None,
+    seed: Optional[int] = None,
+    sampler: Optional[str] = None,
+    overrides: Optional[Overrides] = None,
+) -> Tuple[npt.NDArray[np.float64], Dict[str, Any]]:
+    """A reference set and its provenance dict.
+
+    ``source`` is a :class:`Target` (or its RON string) or a recipe. For a recipe, its
+    ``eval.reference``: exact samples (``n`` defaults to ``eval.samples``), a file, or an MCMC set
+    drawn once and cached (``n`` and ``sampler`` replace the recipe's). For a target: exact samples
+    where it has an exact sampler, else ``sampler`` (default ``"Mala()"``) drawn once and cached
+    (``n`` defaults to 10,000). ``seed`` defaults to the recipe's ``eval.reference_seed`` (0 for a
+    target). MCMC sets live in nsamp's cache (``NSAMP_CACHE``, else ``~/.cache/nsamp``).
+
+    The provenance has ``kind`` (``"exact"``, ``"file"`` or ``"mcmc"``) and ``description``; an
+    exact set its target, n, dim and seed; an MCMC set nsamp's version, the target and sampler
+    configs, n, dim, seed, the sampler's report (acceptance, tau, ESS, energy mean +- error), the
+    energy evaluations, the seconds it took, when it was drawn and its cache file."""
+
+def evaluate(
+    recipe: RecipeSource,
+    samples: npt.ArrayLike,
+    overrides: Optional[Overrides] = None,
+    reference: Optional["os.PathLike[str] | str"] = None,
+) -> Dict[str, Any]:
+    """Scores ``samples`` under the recipe's evaluation protocol (reference, metrics, exact floor):
+    the dict ``nsamp eval RECIPE --samples FILE --json`` prints (``samples``, ``metrics``,
+    ``exact_floor``, ``n_samples``, ``n_reference``, ``reference``), with ``samples`` set to
+    ``"<array>"``. ``reference`` replaces the recipe's reference with an ``.npy`` file."""
+
+def run(
+    recipe: RecipeSource,
+    overrides: Optional[Overrides] = None,
+    out: Optional["os.PathLike[str] | str"] = None,
+    threads: Optional[int] = None,
+    progress: bool = True,
+) -> Dict[str, Any]:
+    """Trains, samples and evaluates ``recipe`` into the run directory ``out`` (default
+    ``runs/<name>``), exactly as ``nsamp run`` does, and returns the report (``metrics.json``'s
+    content plus ``run_dir``). The GIL is released while it runs; progress goes to
+    ``sys.stderr`` (a terminal or a notebook) unless ``progress=False``. Ctrl-C stops training at
+    the next step with a checkpoint and raises ``KeyboardInterrupt`` (:func:`resume` goes on).
+    ``threads`` sizes nsamp's worker pool, which a process builds once (a warning says so if it
+    already has another size). Bad recipes raise ``ValueError``; a failed run ``RuntimeError``
+    (its run directory keeps the log and the last checkpoint)."""
+
+def resume(
+    run_dir: "os.PathLike[str] | str", threads: Optional[int] = None, progress: bool = True
+) -> Dict[str, Any]:
+    """Goes on from the last checkpoint of an interrupted run, as ``nsamp resume``; the report as
+    :func:`run` returns it."""
+
+def set_threads(threads: int) -> int:
+    """Sets the size of nsamp's worker pool (energies, metrics, training; default: one thread per
+    core, or what a run's recipe or threads= asks at the first use) and returns the size in use. The pool is built
+    once per process, so call this before anything else; a warning says if it was too late."""
