@@ -104,6 +104,54 @@ pub fn tvd_2d(samples: &[f32], reference: &[f32], bins: usize) -> anyhow::Result
     Ok(tvd_counts(&p, &q))
 }
 
+/// The community's histogram TVD (DEM `dem_module.py::_compute_total_var`, DiKL
+/// `evaluation/metric.py::total_variation_distance`): `np.histogram(reference, bins)` gives
+/// `bins` equal-width bins over [min, max] of the reference, the samples are histogrammed on the
+/// same edges, and values outside [min, max] are *dropped* (not counted in either normalisation);
+/// TVD = 1/2 sum_k |p_k - q_k| with each histogram normalised by its own in-range count.
+///
+/// As numpy 1.x does for float32 input (DEM pins numpy < 2): the edges are
+/// e_k = f32(lo + k (hi - lo) / bins) computed in f64, with e_bins = hi exactly; value v falls in
+/// bin k when e_k <= v < e_{k+1}, the last bin closed (v = hi counts). A degenerate reference
+/// (min = max) gets the range [min - 0.5, max + 0.5], as numpy. Non-finite values are dropped
+/// (numpy refuses a non-finite reference; nsamp skips those values instead). If no sample lies
+/// in the range, numpy divides by zero (NaN); nsamp returns 1, the TVD of disjoint supports.
+pub fn tvd_1d_dropping(samples: &[f32], reference: &[f32], bins: usize) -> anyhow::Result<f64> {
+    anyhow::ensure!(bins > 0, "histogram needs at least one bin");
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &v in reference.iter().filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    anyhow::ensure!(lo.is_finite(), "reference set has no finite values");
+    let (lo, hi) = if hi == lo {
+        (lo as f64 - 0.5, hi as f64 + 0.5)
+    } else {
+        (lo as f64, hi as f64)
+    };
+    let step = (hi - lo) / bins as f64;
+    let mut edges: Vec<f64> = (0..=bins)
+        .map(|k| (k as f64 * step + lo) as f32 as f64)
+        .collect();
+    edges[bins] = hi as f32 as f64;
+    edges[0] = lo as f32 as f64;
+    let count = |values: &[f32]| -> Vec<u64> {
+        let mut h = vec![0u64; bins];
+        for &v in values {
+            let v = v as f64;
+            // NaN fails both comparisons and is dropped with the out-of-range values.
+            if !(v >= edges[0] && v <= edges[bins]) {
+                continue;
+            }
+            // The largest k with e_k <= v; v = hi goes to the last bin.
+            let k = edges.partition_point(|e| *e <= v) - 1;
+            h[k.min(bins - 1)] += 1;
+        }
+        h
+    };
+    Ok(tvd_counts(&count(samples), &count(reference)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +175,34 @@ mod tests {
             *v = 1e6;
         }
         assert!((tvd_1d(&s, &r, 10).unwrap() - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn dropping_tvd_ignores_out_of_range_samples() {
+        let r: Vec<f32> = (0..10).map(|i| i as f32 + 0.5).collect();
+        assert_eq!(tvd_1d_dropping(&r, &r, 200).unwrap(), 0.0);
+        // Half identical, half far outside: dropped, so the in-range halves match exactly.
+        let mut s = r.clone();
+        s.extend([1e6f32; 10]);
+        assert_eq!(tvd_1d_dropping(&s, &r, 10).unwrap(), 0.0);
+        // Everything outside: numpy would divide 0 by 0; nsamp reports 1.
+        assert_eq!(tvd_1d_dropping(&[-5.0, 100.0], &r, 10).unwrap(), 1.0);
+        // Mass moved within the range counts: all samples in the first of 10 bins.
+        let v = tvd_1d_dropping(&[0.5; 4], &r, 10).unwrap();
+        assert!((v - 0.9).abs() < 1e-12, "{v}");
+    }
+
+    #[test]
+    fn dropping_tvd_bins_like_numpy() {
+        // Reference 0..=10, 5 bins: edges 0, 2, 4, 6, 8, 10; e_k <= v < e_k+1, 10 in the last bin.
+        let r = [0.0f32, 10.0];
+        // Samples 2.0 (bin 1) and 10.0 (bin 4) against reference bins 0 and 4: TVD 1/2.
+        assert_eq!(tvd_1d_dropping(&[2.0, 10.0], &r, 5).unwrap(), 0.5);
+        // 1.999 falls in bin 0 with the reference's 0: TVD 0.
+        assert_eq!(tvd_1d_dropping(&[1.999, 10.0], &r, 5).unwrap(), 0.0);
+        // A degenerate reference spans [v - 0.5, v + 0.5].
+        assert_eq!(tvd_1d_dropping(&[3.2, 2.8], &[3.0], 1).unwrap(), 0.0);
+        assert_eq!(tvd_1d_dropping(&[3.6], &[3.0], 1).unwrap(), 1.0);
     }
 
     #[test]

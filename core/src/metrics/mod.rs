@@ -11,12 +11,25 @@
 //! - `Nll`, `Rnll`, `Ess`: density metrics of flows ([`density`]).
 //! - `Mmd`: squared maximum mean discrepancies of DEM's evaluation code, linear, polynomial and
 //!   mixture-of-RBF kernels ([`mmd`]).
+//! - `EnergyW2`, `DistanceW2`: 1-D W2 between energies / pooled interparticle distances
+//!   ([`scalar_w2`]).
+//! - `EqW2`: equivariant transport distance for particle targets ([`equivariant`]).
+//!
+//! `ETvd`, `DTvd`, `EnergyW2`, `DistanceW2` and `EqW2` take `protocol: Nsamp` (default, the
+//! definitions above) or `protocol: Community` (the community's evaluation code number for
+//! number, reported under `community/<name>`; see [`community`]).
 
+pub mod assignment;
+pub mod community;
 pub mod density;
+pub mod equivariant;
 pub mod histogram;
 pub mod mmd;
 pub mod modes;
+pub mod scalar_w2;
 pub mod transport;
+
+use community::{key, Protocol, COMMUNITY_BINS};
 
 use crate::metric::{Metric, MetricConfig, MetricInput};
 use crate::target::Target;
@@ -55,22 +68,34 @@ impl Metric for W2 {
 }
 
 crate::config! {
-    /// `ETvd(bins: None)`: energy-histogram total variation; `bins` defaults to floor(sqrt(n_ref)).
+    /// `ETvd(bins: None, protocol: Nsamp)`: energy-histogram total variation. Nsamp: edges over
+    /// the reference range plus under/overflow bins, `bins` defaults to floor(sqrt(n_ref)), key
+    /// `E-TVD`. Community (DiKL's `eval.py`, DEM's histogram TVD): `bins` defaults to 200,
+    /// out-of-range samples dropped, key `community/E-TVD`.
     pub struct ETvd {
-        /// Number of bins (None: floor(sqrt(n_ref))).
+        /// Number of bins (None: floor(sqrt(n_ref)) under Nsamp, 200 under Community).
         bins: Option<usize> = Default::default(),
+        /// Which definition (default Nsamp).
+        protocol: Protocol = Protocol::Nsamp,
     }
 }
 
 impl Metric for ETvd {
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let bins = self
-            .bins
-            .unwrap_or_else(|| histogram::default_bins_1d(i.reference_energy.len()));
-        Ok(vec![(
-            "E-TVD".into(),
-            histogram::tvd_1d(i.sample_energy, i.reference_energy, bins)?,
-        )])
+        let v = match self.protocol {
+            Protocol::Nsamp => {
+                let bins = self
+                    .bins
+                    .unwrap_or_else(|| histogram::default_bins_1d(i.reference_energy.len()));
+                histogram::tvd_1d(i.sample_energy, i.reference_energy, bins)?
+            }
+            Protocol::Community => histogram::tvd_1d_dropping(
+                i.sample_energy,
+                i.reference_energy,
+                self.bins.unwrap_or(COMMUNITY_BINS),
+            )?,
+        };
+        Ok(vec![(key(self.protocol, "E-TVD"), v)])
     }
 }
 
@@ -110,12 +135,17 @@ impl Metric for STvd {
 }
 
 crate::config! {
-    /// `DTvd(bins: None)`: total variation between histograms of all interparticle distances
-    /// |x_i - x_j|, i < j, of samples and reference (particle targets); `bins` defaults to
-    /// floor(sqrt(n_ref)) with n_ref the number of reference configurations.
+    /// `DTvd(bins: None, protocol: Nsamp)`: total variation between histograms of all
+    /// interparticle distances |x_i - x_j|, i < j, of samples and reference (particle targets).
+    /// Nsamp: `bins` defaults to floor(sqrt(n_ref)) with n_ref the number of reference
+    /// configurations, under/overflow bins, key `D-TVD`. Community (DEM's `dist_total_var`):
+    /// 200 bins, out-of-range distances dropped, key `community/D-TVD`.
     pub struct DTvd {
-        /// Number of bins over the reference's distance range (None: floor(sqrt(n_ref))).
+        /// Number of bins over the reference's distance range (None: floor(sqrt(n_ref)) under
+        /// Nsamp, 200 under Community).
         bins: Option<usize> = Default::default(),
+        /// Which definition (default Nsamp).
+        protocol: Protocol = Protocol::Nsamp,
     }
 }
 
@@ -140,10 +170,18 @@ impl Metric for DTvd {
             p.spatial_dim,
             &mut dr,
         );
-        let bins = self
-            .bins
-            .unwrap_or_else(|| histogram::default_bins_1d(i.reference.len() / i.dim));
-        Ok(vec![("D-TVD".into(), histogram::tvd_1d(&ds, &dr, bins)?)])
+        let v = match self.protocol {
+            Protocol::Nsamp => {
+                let bins = self
+                    .bins
+                    .unwrap_or_else(|| histogram::default_bins_1d(i.reference.len() / i.dim));
+                histogram::tvd_1d(&ds, &dr, bins)?
+            }
+            Protocol::Community => {
+                histogram::tvd_1d_dropping(&ds, &dr, self.bins.unwrap_or(COMMUNITY_BINS))?
+            }
+        };
+        Ok(vec![(key(self.protocol, "D-TVD"), v)])
     }
 }
 
@@ -208,7 +246,7 @@ crate::register!(
     Metric,
     "ETvd",
     ETvd,
-    "total variation between energy histograms (edges from the reference, plus under/overflow bins)"
+    "total variation between energy histograms (edges from the reference, plus under/overflow bins; Community: 200 bins, out-of-range dropped)"
 );
 crate::register!(
     Metric,
@@ -227,6 +265,24 @@ crate::register!(
     "ModeCoverage",
     ModeCoverage,
     "share of mixture components holding >= min_share of the samples, and occupancy TVD to the weights"
+);
+crate::register!(
+    Metric,
+    "EnergyW2",
+    scalar_w2::EnergyW2,
+    "1-D W2 between sample and reference energies (Community: DEM's energy_w2, the squared W2)"
+);
+crate::register!(
+    Metric,
+    "DistanceW2",
+    scalar_w2::DistanceW2,
+    "1-D W2 between pooled interparticle distances (Community: DEM's dist_w2, the squared W2)"
+);
+crate::register!(
+    Metric,
+    "EqW2",
+    equivariant::EqW2,
+    "equivariant transport distance, particle targets: permutation + rigid alignment per pair (Community: DEM's Eq-EMD2)"
 );
 crate::register!(
     Metric,

@@ -40,6 +40,71 @@ pub fn wasserstein(a: &[f32], b: &[f32], dim: usize, p: u32) -> anyhow::Result<f
     Ok(if p == 2 { mean.sqrt() } else { mean })
 }
 
+/// The mean cost (1/n) sum_i c(i, pi(i)) of the optimal assignment pi of an n x n cost matrix
+/// (row-major), i.e. POT's `emd2(unif(n), unif(n), cost)` (an optimal plan between equal uniform
+/// weights is a permutation).
+pub fn assignment_mean(cost: &[f64], n: usize) -> anyhow::Result<f64> {
+    anyhow::ensure!(n > 0, "an assignment needs at least one row");
+    anyhow::ensure!(
+        cost.len() == n * n,
+        "cost matrix has {} entries, expected {n} x {n}",
+        cost.len()
+    );
+    let cost = cost.to_vec();
+    let (rows, cols) = lsap::solve(n, n, &cost, false)
+        .map_err(|e| anyhow::anyhow!("optimal assignment failed: {e}"))?;
+    let total: f64 = rows.iter().zip(&cols).map(|(&i, &j)| cost[i * n + j]).sum();
+    Ok(total / n as f64)
+}
+
+/// W_p^p between two 1-D empirical measures with uniform weights 1/n and 1/m (sizes may
+/// differ): the monotone (quantile) coupling of the sorted values, computed as POT's
+/// `emd_1d_sorted` does (walk both sorted lists, moving the smaller remaining weight), so
+/// p = 2 gives POT's `emd2_1d(a, b)` with its default metric `sqeuclidean`: the *squared* W2.
+/// Non-finite values are an error.
+pub fn wasserstein_1d_pow(a: &[f32], b: &[f32], p: u32) -> anyhow::Result<f64> {
+    anyhow::ensure!(p >= 1, "W_p needs p >= 1");
+    anyhow::ensure!(
+        !a.is_empty() && !b.is_empty(),
+        "1-D W{p} needs at least one value on each side"
+    );
+    let sorted = |v: &[f32]| -> anyhow::Result<Vec<f64>> {
+        anyhow::ensure!(
+            v.iter().all(|x| x.is_finite()),
+            "1-D W{p}: non-finite value in the input"
+        );
+        let mut s: Vec<f64> = v.iter().map(|&x| x as f64).collect();
+        s.sort_by(|x, y| x.total_cmp(y));
+        Ok(s)
+    };
+    let (u, v) = (sorted(a)?, sorted(b)?);
+    let (wu, wv) = (1.0 / u.len() as f64, 1.0 / v.len() as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut w_i, mut w_j) = (wu, wv);
+    let mut cost = 0f64;
+    loop {
+        let m = (u[i] - v[j]).abs().powi(p as i32);
+        if w_i < w_j || j == v.len() - 1 {
+            cost += m * w_i;
+            w_j -= w_i;
+            i += 1;
+            if i == u.len() {
+                break;
+            }
+            w_i = wu;
+        } else {
+            cost += m * w_j;
+            w_i -= w_j;
+            j += 1;
+            if j == v.len() {
+                break;
+            }
+            w_j = wv;
+        }
+    }
+    Ok(cost)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +139,29 @@ mod tests {
         b.rotate_left(2);
         assert!((wasserstein(&a, &b, 2, 2).unwrap() - 5.0).abs() < 1e-5);
         assert!((wasserstein(&a, &b, 2, 1).unwrap() - 5.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn assignment_mean_matches_wasserstein() {
+        let mut rng = RngStreams::new(4).stream("t", 0);
+        let (mut a, mut b) = (vec![0f32; 60], vec![0f32; 60]);
+        fill_normal(&mut rng, &mut a);
+        fill_normal(&mut rng, &mut b);
+        let n = 20;
+        let cost: Vec<f64> = a
+            .chunks(3)
+            .flat_map(|p| {
+                b.chunks(3).map(move |q| {
+                    p.iter()
+                        .zip(q)
+                        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+                        .sum::<f64>()
+                })
+            })
+            .collect();
+        let w2 = wasserstein(&a, &b, 3, 2).unwrap();
+        assert!((assignment_mean(&cost, n).unwrap().sqrt() - w2).abs() < 1e-12);
+        assert!(assignment_mean(&cost, n + 1).is_err());
     }
 
     #[test]
