@@ -18,6 +18,9 @@ fn recipe(method: &str, sets: &[&str]) -> Recipe {
 }
 
 fn draw(r: Recipe) -> Drawn {
+    // One worker thread: candle's and rayon's spinning pool only slows these small runs down on a
+    // shared machine (the first call in the process sets the pool; every test here asks for 1).
+    nsamp_core::threads::configure(1).unwrap();
     let n = r.eval.samples;
     let mut exp = Experiment::from_recipe(r).unwrap();
     let streams = exp.parts.streams.derive("final-sample");
@@ -30,12 +33,16 @@ fn column(d: &Drawn, name: &str) -> Vec<f64> {
     t.rows.iter().map(|r| r[c]).collect()
 }
 
-/// d = 5, 400 particles, dt 0.01 x 250 steps (t from 0 to 2.5): the KL of the Gaussian fitted to
-/// SBTM's particles follows the exact KL(t) = (d/2)(K - 1 - ln K) within 0.03 + 25% at every
-/// recorded step, and its dissipation -dKL/dt follows the exact flow's (whose instantaneous value
-/// is the relative Fisher information d (K - 1)^2 / K) within 0.15 + 30%. The learned score's own Fisher information
-/// stays within 1.0 of the exact one (its estimation floor at this n: module docs of
-/// `plugins/sbtm`).
+/// d = 5, 400 particles, dt 0.01 x 250 steps (t from 0 to 2.5), score net 2 x 64:
+/// - the KL of the Gaussian fitted to SBTM's particles follows the exact KL(t) = (d/2)(K - 1 - ln K)
+///   within 0.03 + 25% at every recorded step, and its dissipation -dKL/dt follows the exact flow's
+///   within 0.15 + 30%;
+/// - the learned score's relative Fisher information (1/n) sum |s(x_i) - grad log pi(x_i)|^2
+///   follows the exact d (K - 1)^2 / K within 0.25 + 25% at every recorded step (0.25: the
+///   estimation floor of a score fitted to 400 points in d = 5, measured 0.15 here);
+/// - from t = 1 on, the implicit-SM loss stays within 0.5 of its population optimum -d / K (no
+///   over-fitting: the fixed 10 steps per time step drive it to -7.8 and the Fisher information to
+///   0.8 on this configuration).
 #[test]
 fn sbtm_follows_the_gaussian_heat_flow() {
     let d = draw(recipe(
@@ -43,7 +50,7 @@ fn sbtm_follows_the_gaussian_heat_flow() {
         &[
             "eval.samples=400",
             "sampler.steps=250",
-            "sampler.dt=0.01",
+            "sampler.dt=Some(0.01)",
             "sampler.pretrain_max_steps=2000",
             "sampler.width=64",
         ],
@@ -58,6 +65,7 @@ fn sbtm_follows_the_gaussian_heat_flow() {
         column(&d, "fisher"),
         column(&d, "fisher_exact"),
     );
+    let loss = column(&d, "ism_loss");
     assert!(t.len() >= 10 && (t[t.len() - 1] - 2.49).abs() < 1e-9);
     for i in 0..t.len() {
         assert!(
@@ -79,12 +87,22 @@ fn sbtm_follows_the_gaussian_heat_flow() {
             );
         }
         assert!(
-            (fi[i] - fx[i]).abs() <= 1.0,
-            "t {}: Fisher {} vs {}",
+            (fi[i] - fx[i]).abs() <= 0.25 + 0.25 * fx[i],
+            "t {}: Fisher information {} vs exact {}",
             t[i],
             fi[i],
             fx[i]
         );
+        if t[i] >= 1.0 {
+            let k = 1.0 - (-2.0 * (t[i] + 0.1)).exp();
+            let optimum = -5.0 / k;
+            assert!(
+                loss[i] >= optimum - 0.5,
+                "t {}: implicit-SM loss {} under its population optimum {optimum}: over-fitted",
+                t[i],
+                loss[i]
+            );
+        }
     }
 }
 

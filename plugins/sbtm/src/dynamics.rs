@@ -24,7 +24,8 @@ macro_rules! particle_config {
                 steps: usize = 1000,
                 /// Step size dt; None = 0.1 n / sum_i |grad log pi(x_i)|^2 at the start.
                 dt: Option<f64> = None,
-                /// Annealing of the target: Off, Geometric or Dilation (lambda(t) = t / t_end).
+                /// Annealing of the target: Off, Geometric, Dilation or TemperedDilation (the public
+                /// code's dilation), lambda(t) = t / t_end.
                 annealing: $crate::anneal::Annealing = Default::default(),
                 /// Record the diagnostics every this many steps (the KDE costs n^2 d).
                 trace_every: usize = 10,
