@@ -86,3 +86,24 @@ def test_reference_of_a_recipe(tmp_path):
     assert x.shape == (300, 2) and prov["seed"] == 11 and prov["kind"] == "exact"
     with pytest.raises(ValueError, match="no recipe file"):
         nsamp.reference(str(tmp_path / "missing.ron"))
+
+
+def test_community_protocol_on_particles():
+    """DW-4: the community figures under their keys; identical sets give 0; DEM's energy W2 is
+    the square of nsamp's; rotated and permuted copies are 0 apart under nsamp's equivariant W2."""
+    t = nsamp.Target("Dw4()")
+    rng = np.random.default_rng(5)
+    base = np.array([[-2.0, -2.0], [2.0, -2.0], [2.0, 2.0], [-2.0, 2.0]])
+    x = (base[None] + 0.3 * rng.standard_normal((60, 4, 2))).reshape(60, 8)
+    y = (base[None] + 0.3 * rng.standard_normal((60, 4, 2))).reshape(60, 8)
+    for f in (metrics.energy_tvd, metrics.distance_tvd, metrics.energy_w2, metrics.distance_w2):
+        assert f(t, x, x, protocol="community") == pytest.approx(0.0, abs=1e-9)
+    e_nsamp = metrics.energy_w2(t, x, y)
+    assert metrics.energy_w2(t, x, y, protocol="community") == pytest.approx(e_nsamp**2, rel=1e-6)
+    figures = metrics.metric("EqW2(protocol: Community)", t, x, y)
+    assert list(figures) == ["community/Eq-EMD2"]
+    angle = 0.7
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = np.einsum("ij,npj->npi", rot, x.reshape(60, 4, 2))[:, ::-1, :].reshape(60, 8)
+    assert metrics.equivariant_w2(t, moved, x) < 1e-4
+    assert metrics.w2(t, moved, x) > 0.5

@@ -23,6 +23,17 @@ fn copy_dir(from: &Path, to: &Path) {
 fn standalone_manifest(root: &Path) -> String {
     let ws = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     let profiles = &ws[ws.find("[profile").unwrap()..];
+    // The workspace also holds the Python crate (python/): its pyo3 and numpy turn on features of
+    // shared dependencies (syn's `visit-mut` for every proc-macro, num-complex's `std` under
+    // candle's gemm). Naming the same two dependencies here makes this copy resolve the same
+    // features, so it reuses the compiled dependencies instead of rebuilding nearly all of them.
+    let python = std::fs::read_to_string(root.join("python/Cargo.toml")).unwrap();
+    let python_deps: String = python
+        .lines()
+        .filter(|l| l.starts_with("pyo3 =") || l.starts_with("numpy ="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(python_deps.lines().count(), 2, "python/Cargo.toml names pyo3 and numpy");
     let r = root.display();
     format!(
         r#"[package]
@@ -38,7 +49,7 @@ nsamp-core = {{ path = "{r}/core" }}
 nsamp = {{ path = "{r}/runner" }}
 serde = {{ version = "1", features = ["derive"] }}
 anyhow = "1"
-
+{python_deps}
 [dev-dependencies]
 serde_json = "1"
 
