@@ -149,6 +149,23 @@ crate::config! {
     }
 }
 
+/// The interparticle distances |x_k - x_l|, k < l, of every sample configuration and of every
+/// reference configuration, each pooled into one list (particle targets; `metric` names the
+/// caller in the error).
+pub(crate) fn pooled_distances(
+    i: &MetricInput<'_>,
+    metric: &str,
+) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+    let p = i
+        .target
+        .particles()
+        .ok_or_else(|| anyhow::anyhow!("{metric} needs a particle target"))?;
+    let (mut ds, mut dr) = (Vec::new(), Vec::new());
+    crate::numerics::pairwise::interparticle_distances(i.samples, p.n, p.spatial_dim, &mut ds);
+    crate::numerics::pairwise::interparticle_distances(i.reference, p.n, p.spatial_dim, &mut dr);
+    Ok((ds, dr))
+}
+
 impl Metric for DTvd {
     fn check(&self, target: &dyn Target) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -158,18 +175,7 @@ impl Metric for DTvd {
         Ok(())
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let p = i
-            .target
-            .particles()
-            .ok_or_else(|| anyhow::anyhow!("DTvd needs a particle target"))?;
-        let (mut ds, mut dr) = (Vec::new(), Vec::new());
-        crate::numerics::pairwise::interparticle_distances(i.samples, p.n, p.spatial_dim, &mut ds);
-        crate::numerics::pairwise::interparticle_distances(
-            i.reference,
-            p.n,
-            p.spatial_dim,
-            &mut dr,
-        );
+        let (ds, dr) = pooled_distances(i, "DTvd")?;
         let v = match self.protocol {
             Protocol::Nsamp => {
                 let bins = self

@@ -58,18 +58,7 @@ impl Metric for DistanceW2 {
         Ok(())
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let p = i
-            .target
-            .particles()
-            .ok_or_else(|| anyhow::anyhow!("DistanceW2 needs a particle target"))?;
-        let (mut ds, mut dr) = (Vec::new(), Vec::new());
-        crate::numerics::pairwise::interparticle_distances(i.samples, p.n, p.spatial_dim, &mut ds);
-        crate::numerics::pairwise::interparticle_distances(
-            i.reference,
-            p.n,
-            p.spatial_dim,
-            &mut dr,
-        );
+        let (ds, dr) = super::pooled_distances(i, "DistanceW2")?;
         let w = wasserstein_1d_pow(&ds, &dr, 2)?;
         Ok(vec![(key(self.protocol, "D-W2"), figure(self.protocol, w))])
     }
