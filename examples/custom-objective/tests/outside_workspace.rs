@@ -33,7 +33,11 @@ fn standalone_manifest(root: &Path) -> String {
         .filter(|l| l.starts_with("pyo3 =") || l.starts_with("numpy ="))
         .map(|l| format!("{l}\n"))
         .collect();
-    assert_eq!(python_deps.lines().count(), 2, "python/Cargo.toml names pyo3 and numpy");
+    assert_eq!(
+        python_deps.lines().count(),
+        2,
+        "python/Cargo.toml names pyo3 and numpy"
+    );
     let r = root.display();
     format!(
         r#"[package]
