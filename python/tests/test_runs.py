@@ -12,7 +12,8 @@ import nsamp
 
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
 QUICKSTART = os.path.join(RECIPES, "quickstart.ron")
-# A few seconds of the quickstart recipe.
+# A trained recipe (the quickstart is training-free DwES since issue 15) and a few seconds of it.
+TRAINED = os.path.join(RECIPES, "short", "gmm40_idem_short.ron")
 SHORT = {
     "train.steps": 30,
     "train.log_every": 10,
@@ -62,7 +63,7 @@ def test_evaluate_with_overrides_and_bad_input():
 
 
 def test_short_run_load_run_and_cli_agree(tmp_path):
-    report = nsamp.run(QUICKSTART, overrides=SHORT, out=tmp_path / "py", progress=False)
+    report = nsamp.run(TRAINED, overrides=SHORT, out=tmp_path / "py", progress=False)
     assert report["run_dir"] == str(tmp_path / "py")
     assert report["seed"] == 12345
     assert np.isfinite(report["metrics"]["W2"])
@@ -73,7 +74,7 @@ def test_short_run_load_run_and_cli_agree(tmp_path):
     assert "steps: 30" in run["recipe"]
     # The same recipe and seed through the command line: the same metrics and samples.
     sets = [a for k, v in SHORT.items() for a in ("--set", f"{k}={v}")]
-    out = cli("--threads", str(report["threads"]), "run", QUICKSTART, "--out", str(tmp_path / "cli"), *sets)
+    out = cli("--threads", str(report["threads"]), "run", TRAINED, "--out", str(tmp_path / "cli"), *sets)
     assert out.returncode == 0, out.stderr
     by_cli = nsamp.load_run(tmp_path / "cli")
     assert by_cli["metrics"]["metrics"] == run["metrics"]["metrics"]

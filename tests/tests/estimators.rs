@@ -50,6 +50,7 @@ fn mc_score_of_a_gaussian_matches_the_closed_form() {
         scale: 1.0,
         clip: ScoreClip::None,
         com_free: None,
+        tweedie_above: None,
     };
     let xs = [0.3f32, 0.4, 2.5, -1.0, -1.0, -3.5, 1.0, -2.0];
     for &h in &[1e-4f32, 0.05, 0.5, 2.0] {
@@ -101,6 +102,7 @@ fn score_clip_bounds_the_norm() {
         scale: 1.0,
         clip: ScoreClip::Norm(70.0),
         com_free: None,
+        tweedie_above: None,
     };
     let mut s = [0f32; 2];
     let mut lp = [0f32; 1];
@@ -133,6 +135,7 @@ fn mc_score_is_the_same_for_any_thread_count() {
         scale: 50.0,
         clip: ScoreClip::Norm(70.0),
         com_free: None,
+        tweedie_above: None,
     };
     let x: Vec<f32> = (0..200)
         .map(|i| ((i * 37 % 100) as f32 / 50.0) - 1.0)
@@ -207,6 +210,7 @@ fn mc_score_sde_samples_gmm40_near_the_exact_floor() {
         scale: 50.0,
         clip: ScoreClip::Norm(70.0),
         com_free: None,
+        tweedie_above: None,
     };
     let s = RngStreams::new(1);
     let mut x = sde.prior(1000, 2, &s, 0);

@@ -100,6 +100,7 @@ fn snis_weights_correct_a_wrong_buffer() {
         scale: 1.0,
         clip: nsamp_core::numerics::mc_score::ScoreClip::None,
         com_free: None,
+        tweedie_above: None,
     };
     // Per-row loss lambda(t) |s(x) - S_K(x)|^2 / d, s the exact score of the left mode alone.
     let row_losses = |xt: &[f32], h: &[f32], call: u64| -> (Vec<f32>, Vec<f32>) {

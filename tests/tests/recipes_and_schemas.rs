@@ -123,7 +123,7 @@ fn schema_documentation_is_current() {
 
 #[test]
 fn resolved_recipe_round_trips() {
-    let r = Recipe::from_file(&root().join("recipes/quickstart.ron")).unwrap();
+    let r = Recipe::from_file(&root().join("recipes/short/gmm40_idem_short.ron")).unwrap();
     let text = r.to_ron().unwrap();
     let again = Recipe::parse(&text, "resolved").unwrap();
     assert_eq!(again.to_ron().unwrap(), text);

@@ -8,6 +8,18 @@
 //!   log p_hat(x_t) = LSE_k(-E(s y_k)) - log K.
 //! Rows are processed in parallel in fixed chunks, each with its own random stream, so results do
 //! not depend on the thread count.
+//!
+//! Posterior-mean (Tweedie) form: since grad log p_t(x) = E[grad log p(y) | x] = (E[y | x] - x) / h,
+//! the same K samples and weights also give
+//!   S_K^tw(x_t, t) = sum_k w_k (y_k - x_t) / h(t)      (y_k in sampler units).
+//! Both are self-normalised estimates of the same score; the gradient form's error stays large as
+//! h grows (its terms are the target's score at samples far from the posterior's mass), the
+//! posterior-mean form's shrinks as 1/h. On GMM-40 (normalised units, K = 500, points of p_t) the
+//! clipped gradient form's RMS error is 19.7 at h = 1, 10.5 at h = 0.1 and 5.5 at h = 0.01 against
+//! true scores of RMS 1.3, 2.9 and 8.6; the posterior-mean form's is 0.24, 0.66 and 1.5. They cross
+//! near h = 1e-3, about the variance of a component (6.9e-4); below it the gradient form is better
+//! and the posterior-mean form's 1/h diverges. [`McScore::tweedie_above`] selects the posterior-mean
+//! form for rows with h above a threshold (None: the gradient form everywhere, DEM's estimator).
 
 use super::fast_exp::exp_f32;
 use super::pairwise::remove_mean;
@@ -65,6 +77,10 @@ pub struct McScore {
     pub clip: ScoreClip,
     /// Draw centre-of-mass-free noise for particle systems.
     pub com_free: Option<Particles>,
+    /// Rows with h(t) above this variance (sampler units) use the posterior-mean form
+    /// sum_k w_k (y_k - x) / h instead of the gradient form (module docs); None: the gradient form
+    /// for every row (DEM's estimator, bit for bit).
+    pub tweedie_above: Option<f32>,
 }
 
 struct Scratch {
@@ -117,12 +133,25 @@ impl McScore {
                             remove_mean(&mut sc.y, p.n, p.spatial_dim);
                         }
                         let sd = hr.max(0.0).sqrt();
+                        let tweedie = self.tweedie_above.is_some_and(|h0| hr > h0);
                         for yk in sc.y.chunks_exact_mut(dim) {
                             for (a, &b) in yk.iter_mut().zip(xr) {
                                 *a = (b + sd * *a) * self.scale;
                             }
                         }
-                        target.energy_and_grad(&sc.y, &mut sc.e, &mut sc.g)?;
+                        if tweedie {
+                            // Energies only: sum_k w_k (y_k - x) / h = sum_k w_k (-s g'_k) with
+                            // g'_k = -(y_k / s - x) / (s h), the same weighted sum.
+                            target.energy(&sc.y, &mut sc.e)?;
+                            let f = 1.0 / (self.scale * self.scale * hr);
+                            for (gk, yk) in sc.g.chunks_exact_mut(dim).zip(sc.y.chunks_exact(dim)) {
+                                for ((g, &y), &x) in gk.iter_mut().zip(yk).zip(xr) {
+                                    *g = -(y - x * self.scale) * f;
+                                }
+                            }
+                        } else {
+                            target.energy_and_grad(&sc.y, &mut sc.e, &mut sc.g)?;
+                        }
                         let out = &mut sc_out[r * dim..(r + 1) * dim];
                         lp_out[r] =
                             weighted_score(&mut sc.e, &sc.g, self.scale, &mut sc.acc, out) - ln_k;
