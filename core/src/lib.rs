@@ -33,7 +33,8 @@ pub use error::NsampError;
 pub use experiment::{Experiment, Observer, RunReport};
 pub use metric::{Metric, MetricConfig, MetricInput};
 pub use model::{
-    ControlModel, FlowModel, GeneratorModel, Model, ModelConfig, ModelShape, ScoreModel,
+    ControlModel, FlowModel, GeneratorModel, Model, ModelConfig, ModelShape, ScoreInference,
+    ScoreModel,
 };
 pub use objective::{Context, Objective, ObjectiveConfig, ObjectiveState, StepLoss};
 pub use recipe::Recipe;

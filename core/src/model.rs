@@ -46,6 +46,20 @@ impl ModelShape {
 pub trait ScoreModel: Send + Sync {
     /// Scores for a batch: `t` has shape (n,), `x` (n, dim); returns (n, dim).
     fn score(&self, t: &Tensor, x: &Tensor) -> candle_core::Result<Tensor>;
+    /// An inference-only evaluator of the current weights (copied now: later training steps do
+    /// not reach it), for the many forward passes of a reverse SDE: no autograd graph, buffers
+    /// reused across calls. `None` (the default) means: evaluate through [`ScoreModel::score`]
+    /// (see `score_sampler::score_inference`, which falls back to it).
+    fn inference(&self) -> anyhow::Result<Option<Box<dyn ScoreInference + '_>>> {
+        Ok(None)
+    }
+}
+
+/// Inference-only evaluation of a score network at one time for a whole batch, as a reverse SDE
+/// calls it: `out = s_theta(t, x)` with `x` and `out` of shape (n, dim), row-major.
+pub trait ScoreInference {
+    /// Writes s_theta(t, x_i) for every row x_i of `x` into `out` (same length as `x`).
+    fn score_into(&mut self, t: f32, x: &[f32], out: &mut [f32]) -> anyhow::Result<()>;
 }
 
 /// A normalising flow x = T(z), z ~ N(0, I), with an exact density.

@@ -8,7 +8,11 @@
 
 use nsamp_core::candle::{Module, Tensor, D};
 use nsamp_core::candle_nn::{linear, Linear, VarBuilder};
-use nsamp_core::{Model, ModelConfig, ModelShape, ScoreModel};
+use nsamp_core::{Model, ModelConfig, ModelShape, ScoreInference, ScoreModel};
+
+pub mod inference;
+mod kernels;
+mod matmul;
 
 nsamp_core::config! {
     /// `ScoreMlp(...)` config.
@@ -71,6 +75,11 @@ impl ScoreModel for ScoreMlp {
             h = (&h + b.forward(&h)?.apply(&nsamp_core::nn::gelu::gelu_erf)?)?;
         }
         self.output.forward(&h)
+    }
+
+    /// [`inference::MlpInference`]: the same forward pass on copied weights, without tensors.
+    fn inference(&self) -> anyhow::Result<Option<Box<dyn ScoreInference + '_>>> {
+        Ok(inference::MlpInference::new(self)?.map(|m| Box::new(m) as Box<dyn ScoreInference>))
     }
 }
 

@@ -302,6 +302,97 @@ fn gmm(iters: usize, threads: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A score model seen only through `score` (no inference path): the tensor route the reverse
+/// SDE took before `ScoreModel::inference`, for the refill group's A/B.
+struct TensorOnly<'a>(&'a dyn nsamp_core::ScoreModel);
+
+impl nsamp_core::ScoreModel for TensorOnly<'_> {
+    fn score(
+        &self,
+        t: &nsamp_core::candle::Tensor,
+        x: &nsamp_core::candle::Tensor,
+    ) -> nsamp_core::candle::Result<nsamp_core::candle::Tensor> {
+        self.0.score(t, x)
+    }
+}
+
+/// CPU seconds this process has used (all threads; Linux /proc, 100 ticks per second), so that
+/// a figure can be read on a loaded machine.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The refill group: one GMM-40 iDEM refill (the recipe's 1,000 samples x 1,000 reverse-SDE
+/// steps driven by the paper's 99,074-parameter ScoreMlp, freshly initialised), through the
+/// inference path and through candle's tensor forward, alternately; median and min of `reps`
+/// each. FLOPs count the matrix products of one forward pass per step: n x 2 x (d E H + L H^2 +
+/// H d) (the t-part of the input layer is computed once per step).
+fn refill_group(threads: usize) -> anyhow::Result<()> {
+    use nsamp_core::score_sampler::ScoreSdeSampler;
+    use nsamp_core::Sampler;
+    let recipe = IDEM.recipe()?;
+    let asm = Assembled::new(recipe.clone())?;
+    let objective = recipe
+        .objective
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("bench: the iDEM recipe names no objective"))?;
+    let json = serde_json::to_value(objective)?;
+    let cfg: IdemConfig = serde_json::from_value(json["Idem"].clone())?;
+    let settings = cfg.settings();
+    let sde = settings.sde.reverse_sde(&settings.schedule, None)?;
+    let n = settings.buffer.refill_samples;
+    let score = asm
+        .model
+        .as_ref()
+        .and_then(|m| m.as_score())
+        .ok_or_else(|| anyhow::anyhow!("bench: the iDEM recipe has no score model"))?;
+    let dim = asm.target.dim();
+    let tensor_only = TensorOnly(score);
+    let run = |net: &dyn nsamp_core::ScoreModel, rep: u64| -> anyhow::Result<(f64, f64)> {
+        let mut s = ScoreSdeSampler {
+            score: net,
+            sde,
+            scale: 1.0,
+            dim,
+            device: &asm.device,
+            chunk: n,
+            normalised: true,
+        };
+        let (t, cpu) = (Instant::now(), process_cpu_seconds());
+        s.sample(n, &RngStreams::new(rep), &mut |_, _| {})?;
+        let cpu = cpu.zip(process_cpu_seconds()).map(|(a, b)| b - a);
+        Ok((t.elapsed().as_secs_f64(), cpu.unwrap_or(f64::NAN)))
+    };
+    let reps = 3;
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        fast.push(run(score, rep)?);
+        slow.push(run(&tensor_only, rep)?);
+    }
+    let (h, l, e) = (128.0, 3.0, 128.0);
+    let d = dim as f64;
+    let flops = sde.steps as f64 * n as f64 * 2.0 * (d * e * h + l * h * h + h * d);
+    println!(
+        "nsamp bench: threads={threads}, {reps} alternating reps (median, min); {:.1} GFLOP per refill",
+        flops / 1e9
+    );
+    for (label, v) in [("inference", fast), ("candle tensors", slow)] {
+        let (med, min) = median_ms(v.iter().map(|p| p.0).collect());
+        let (cpu, _) = median_ms(v.iter().map(|p| p.1).collect());
+        println!(
+            "  refill GMM-40 {n} x {} steps, {label:<15} {med:9.1} ms  {min:9.1} ms  ({:.1} GFLOP/s; {:.2} CPU s)",
+            sde.steps,
+            flops / (med / 1e3) / 1e9,
+            cpu / 1e3
+        );
+    }
+    Ok(())
+}
+
 /// The LJ-55 group, on the CPU and, where this build and machine have one, on GPU 0.
 fn lj55_group(iters: usize, threads: usize) -> anyhow::Result<()> {
     let [e, eg] = lj55(iters, nsamp_core::Device::Cpu)?;
@@ -336,8 +427,8 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     anyhow::ensure!(iters >= 3, "--iters must be at least 3");
     if let Some(o) = only {
         anyhow::ensure!(
-            ["gmm", "lj55", "flow", "sbtm", "pis", "dikl"].contains(&o),
-            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm, pis, dikl)"
+            ["gmm", "lj55", "flow", "sbtm", "pis", "dikl", "refill"].contains(&o),
+            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm, pis, dikl, refill)"
         );
     }
     nsamp_core::experiment::ensure_registry()?;
@@ -362,6 +453,9 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     }
     if wants("gmm") {
         gmm(iters, threads)?;
+    }
+    if wants("refill") {
+        refill_group(threads)?;
     }
     if wants("pis") {
         println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
