@@ -153,8 +153,9 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         iters: usize,
         /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES/FAB steps), `lj55` (LJ-55 energies),
-        /// `flow` (RealNVP training steps), `sbtm` (SBTM time steps), `pis` (a PIS step) or
-        /// `dikl` (a DiKL step with its DSM steps).
+        /// `flow` (RealNVP training steps), `sbtm` (SBTM time steps), `pis` (a PIS step),
+        /// `dikl` (a DiKL step with its DSM steps) or `refill` (a GMM-40 iDEM refill: 1,000
+        /// samples x 1,000 reverse-SDE steps, the inference path against candle's tensors).
         #[arg(long)]
         only: Option<String>,
     },
