@@ -7,33 +7,10 @@ use nsamp_core::numerics::mc_score::{McScore, ScoreClip};
 use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::params::{count_parameters, seeded_var_builder};
 use nsamp_core::registry::{families, Spec};
-use nsamp_core::{CountedTarget, ModelShape, Target};
+use nsamp_core::{CountedTarget, ModelShape};
 
-/// N(mu, v I) in 2-D: E = |x - mu|^2 / (2 v).
-struct Gauss {
-    mu: [f32; 2],
-    v: f32,
-}
-
-impl Target for Gauss {
-    fn dim(&self) -> usize {
-        2
-    }
-    fn energy(&self, x: &[f32], e: &mut [f32]) -> anyhow::Result<()> {
-        for (r, e) in x.chunks(2).zip(e) {
-            *e = ((r[0] - self.mu[0]).powi(2) + (r[1] - self.mu[1]).powi(2)) / (2.0 * self.v);
-        }
-        Ok(())
-    }
-    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) -> anyhow::Result<()> {
-        self.energy(x, e)?;
-        for (r, g) in x.chunks(2).zip(g.chunks_mut(2)) {
-            g[0] = (r[0] - self.mu[0]) / self.v;
-            g[1] = (r[1] - self.mu[1]) / self.v;
-        }
-        Ok(())
-    }
-}
+mod gauss;
+use gauss::Gauss;
 
 /// For p = N(mu, v I), S_K(x, t) converges to grad log (p * N(0, h)) (x) = -(x - mu) / (v + h),
 /// and log p_hat to log N(x; mu, (v + h) I) + log Z with Z = 2 pi v (the energy is unnormalised).

@@ -8,34 +8,11 @@ use nsamp as _;
 use nsamp_core::numerics::mc_score::{McScore, ScoreClip};
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::registry::{families, Spec};
-use nsamp_core::{CountedTarget, Target};
+use nsamp_core::CountedTarget;
 use nsamp_plugin_gmm::presets::{GMM40_MEANS, SOFTPLUS_ONE};
 
-/// N(mu, v I) in 2-D: E = |x - mu|^2 / (2 v).
-struct Gauss {
-    mu: [f32; 2],
-    v: f32,
-}
-
-impl Target for Gauss {
-    fn dim(&self) -> usize {
-        2
-    }
-    fn energy(&self, x: &[f32], e: &mut [f32]) -> anyhow::Result<()> {
-        for (r, e) in x.chunks(2).zip(e) {
-            *e = ((r[0] - self.mu[0]).powi(2) + (r[1] - self.mu[1]).powi(2)) / (2.0 * self.v);
-        }
-        Ok(())
-    }
-    fn energy_and_grad(&self, x: &[f32], e: &mut [f32], g: &mut [f32]) -> anyhow::Result<()> {
-        self.energy(x, e)?;
-        for (r, g) in x.chunks(2).zip(g.chunks_mut(2)) {
-            g[0] = (r[0] - self.mu[0]) / self.v;
-            g[1] = (r[1] - self.mu[1]) / self.v;
-        }
-        Ok(())
-    }
-}
+mod gauss;
+use gauss::Gauss;
 
 fn estimator(k: usize, scale: f32, clip: ScoreClip, tweedie_above: Option<f32>) -> McScore {
     McScore {
