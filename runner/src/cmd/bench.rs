@@ -5,7 +5,7 @@ use nsamp_core::candle_nn::VarMap;
 use nsamp_core::experiment::Assembled;
 use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::{train, Recipe};
-use nsamp_plugin_diffusion::settings::resolve_scale;
+use nsamp_plugin_diffusion::settings::{resolve_scale, DiffusionSettings};
 use nsamp_plugin_diffusion::IdemConfig;
 use std::time::Instant;
 
@@ -214,23 +214,28 @@ fn lj55(iters: usize, device: nsamp_core::Device) -> anyhow::Result<[(f64, f64);
     Ok(out)
 }
 
-/// The Monte Carlo score S_K of the iDEM recipe on B points spread like a training batch
-/// (x_0 exact, t uniform): (median ms, min ms).
-fn mc_score(iters: usize) -> anyhow::Result<(f64, f64)> {
+/// The GMM-40 iDEM paper recipe assembled, and its objective's resolved settings.
+fn idem_paper() -> anyhow::Result<(Assembled, DiffusionSettings)> {
     let recipe = IDEM.recipe()?;
     let asm = Assembled::new(recipe.clone())?;
-    let target = asm.target.clone();
     let objective = recipe
         .objective
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("bench: the iDEM recipe names no objective"))?;
     let json = serde_json::to_value(objective)?;
     let cfg: IdemConfig = serde_json::from_value(json["Idem"].clone())?;
-    let settings = cfg.settings();
+    Ok((asm, cfg.settings()))
+}
+
+/// The Monte Carlo score S_K of the iDEM recipe on B points spread like a training batch
+/// (x_0 exact, t uniform): (median ms, min ms).
+fn mc_score(iters: usize) -> anyhow::Result<(f64, f64)> {
+    let (asm, settings) = idem_paper()?;
+    let target = asm.target.clone();
     let scale = resolve_scale(settings.scale, &target)?;
     let mc = settings.mc.mc_score(scale, target.inner().particles());
     let sched = settings.schedule.schedule()?;
-    let b = recipe.train.batch;
+    let b = asm.recipe.train.batch;
     let streams = RngStreams::new(0);
     let x0 = target
         .inner()
@@ -334,15 +339,7 @@ fn process_cpu_seconds() -> Option<f64> {
 fn refill_group(threads: usize) -> anyhow::Result<()> {
     use nsamp_core::score_sampler::ScoreSdeSampler;
     use nsamp_core::Sampler;
-    let recipe = IDEM.recipe()?;
-    let asm = Assembled::new(recipe.clone())?;
-    let objective = recipe
-        .objective
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("bench: the iDEM recipe names no objective"))?;
-    let json = serde_json::to_value(objective)?;
-    let cfg: IdemConfig = serde_json::from_value(json["Idem"].clone())?;
-    let settings = cfg.settings();
+    let (asm, settings) = idem_paper()?;
     let sde = settings.sde.reverse_sde(&settings.schedule, None)?;
     let n = settings.buffer.refill_samples;
     let score = asm
