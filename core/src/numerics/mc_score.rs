@@ -133,7 +133,7 @@ impl McScore {
                             remove_mean(&mut sc.y, p.n, p.spatial_dim);
                         }
                         let sd = hr.max(0.0).sqrt();
-                        let tweedie = self.tweedie_above.is_some_and(|h0| hr > h0);
+                        let tweedie = self.tweedie_above.is_some_and(|h0| hr >= h0);
                         for yk in sc.y.chunks_exact_mut(dim) {
                             for (a, &b) in yk.iter_mut().zip(xr) {
                                 *a = (b + sd * *a) * self.scale;
