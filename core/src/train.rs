@@ -34,6 +34,11 @@ pub struct TrainSettings {
     /// Write a checkpoint every this many steps (so a killed run loses little).
     #[serde(default = "default_checkpoint_every")]
     pub checkpoint_every: u64,
+    /// Keep the model's weights every this many steps (a multiple of `checkpoint_every`) in
+    /// the run directory's `snapshots/`, for `nsamp curve` (metrics against the budget).
+    /// Default None: only the last weights are kept.
+    #[serde(default)]
+    pub snapshot_every: Option<u64>,
 }
 
 impl Default for TrainSettings {
@@ -46,6 +51,7 @@ impl Default for TrainSettings {
             grad_clip: None,
             log_every: default_log_every(),
             checkpoint_every: default_checkpoint_every(),
+            snapshot_every: None,
         }
     }
 }
@@ -66,6 +72,15 @@ impl TrainSettings {
         }
         if self.log_every == 0 || self.checkpoint_every == 0 {
             return Err("`train.log_every` and `train.checkpoint_every` must be at least 1".into());
+        }
+        if let Some(k) = self.snapshot_every {
+            if k == 0 || !k.is_multiple_of(self.checkpoint_every) {
+                return Err(format!(
+                    "`train.snapshot_every` ({k}) must be a positive multiple of \
+                     `train.checkpoint_every` ({})",
+                    self.checkpoint_every
+                ));
+            }
         }
         Ok(())
     }

@@ -102,6 +102,23 @@ pub enum Command {
         /// The run directory (holds recipe.ron and checkpoint/).
         run_dir: PathBuf,
     },
+    /// Metrics against the training budget: sample and score the weights each run kept every
+    /// train.snapshot_every steps, as its final evaluation does; writes RUN_DIR/curve.csv and
+    /// curve.json and a plot against steps and energy evaluations.
+    Curve {
+        /// Run directories (recipes with train.snapshot_every).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// The plot (default: the first run's curve.png). Its parent must exist.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Metrics to plot, comma-separated (default: W2, E-TVD, modes_covered where present).
+        #[arg(long, value_delimiter = ',')]
+        metrics: Vec<String>,
+        /// Overrides of the runs' recipes, e.g. --set eval.samples=2000 (the evaluation only).
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        sets: Vec<String>,
+    },
     /// Score samples against the target's reference with the recipe's metrics.
     Eval {
         /// A recipe (.ron) or a run directory.

@@ -183,6 +183,65 @@ fn run_sample_and_eval_end_to_end() {
 }
 
 #[test]
+fn curve_scores_the_kept_weights_and_ends_at_the_run_metrics() {
+    let d = scratch("curve");
+    std::fs::write(d.join("tiny.ron"), TINY).unwrap();
+    let o = nsamp(
+        &[
+            "run",
+            "tiny.ron",
+            "--out",
+            "run1",
+            "--set",
+            "train.snapshot_every=10",
+        ],
+        &d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let index = std::fs::read_to_string(d.join("run1/snapshots/index.csv")).unwrap();
+    let steps: Vec<&str> = index
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(steps, ["10", "20"], "{index}");
+    let o = nsamp(&["curve", "run1", "--metrics", "W2,modes_covered"], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.join("run1/curve.png").is_file());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run1/metrics.json")).unwrap())
+            .unwrap();
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run1/curve.json")).unwrap()).unwrap();
+    let points = c["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    // 10 steps x 64 rows x 32 MC samples per snapshot; the last one is the run's end: the same
+    // samples (same stream), so the same metrics and floor.
+    assert_eq!(points[0]["energy_evals"], 10 * 64 * 32);
+    assert_eq!(points[1]["metrics"], m["metrics"]);
+    assert_eq!(c["exact_floor"], m["exact_floor"]);
+    let csv = std::fs::read_to_string(d.join("run1/curve.csv")).unwrap();
+    assert!(
+        csv.starts_with("step,energy_evals,training_seconds,E-TVD"),
+        "{csv}"
+    );
+    // A run that kept no weights, and a bad snapshot_every, are clear errors.
+    std::fs::rename(d.join("run1/snapshots"), d.join("kept")).unwrap();
+    expect_clean_failure(
+        &nsamp(&["curve", "run1"], &d),
+        &["kept no weights", "train.snapshot_every"],
+    );
+    expect_clean_failure(
+        &nsamp(
+            &["check", "tiny.ron", "--set", "train.snapshot_every=15"],
+            &d,
+        ),
+        &["must be a positive multiple of `train.checkpoint_every` (10)"],
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
 fn eval_scores_an_external_npy_against_the_recipe_reference() {
     let d = scratch("eval");
     std::fs::write(d.join("tiny.ron"), TINY).unwrap();

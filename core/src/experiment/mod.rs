@@ -13,6 +13,7 @@
 //!    corrector ran, and the exact floor, all against the one context.
 
 pub mod assemble;
+pub mod curve;
 pub mod observer;
 pub mod report;
 

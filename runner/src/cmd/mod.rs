@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod curve;
 pub mod eval;
 pub mod list;
 pub mod reference;
@@ -54,6 +55,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             raw,
         } => sample::sample(&run_dir, n, out, seed, raw, t),
         Command::Resume { run_dir } => run::resume(&run_dir, t).map(drop),
+        Command::Curve {
+            runs,
+            out,
+            metrics,
+            sets,
+        } => curve::curve(&runs, out, &metrics, &sets, t),
         Command::Eval {
             source,
             samples,

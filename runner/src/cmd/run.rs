@@ -95,7 +95,8 @@ pub fn run_observed(
     stopped: &dyn Fn(u64) -> String,
 ) -> anyhow::Result<RunReport> {
     let mut log = LogFile::open(dir)?;
-    let (mut files, mut plots) = (RunDir::new(dir), Plots::new(dir)?);
+    let mut files = RunDir::new(dir).with_snapshots(exp.recipe().train.snapshot_every);
+    let mut plots = Plots::new(dir)?;
     let result = {
         let mut obs = Fanout(vec![&mut log, screen, &mut files, &mut plots]);
         obs.log(first_line);

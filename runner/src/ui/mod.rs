@@ -3,6 +3,7 @@
 //! experiment.
 
 pub mod console;
+pub mod curve_plot;
 pub mod log;
 pub mod plots;
 pub mod rundir;

@@ -13,7 +13,7 @@ use std::sync::Once;
 
 static FONT: Once = Once::new();
 
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     FONT.call_once(|| {
         let _ = plotters::style::register_font(
             "sans-serif",
@@ -23,9 +23,22 @@ fn ensure_font() {
     });
 }
 
-type PlotResult = anyhow::Result<()>;
+/// Line and marker colours of the plots that compare several runs.
+pub(crate) const PALETTE: [RGBColor; 9] = [
+    BLUE,
+    RED,
+    BLACK,
+    GREEN,
+    MAGENTA,
+    CYAN,
+    RGBColor(255, 140, 0),
+    RGBColor(128, 0, 128),
+    RGBColor(139, 69, 19),
+];
 
-fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+pub(crate) type PlotResult = anyhow::Result<()>;
+
+pub(crate) fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("plot: {e}")
 }
 
@@ -665,19 +678,8 @@ pub fn budget_plot(path: &Path, reports: &[RunReport]) -> PlotResult {
     let rows = metrics.len().div_ceil(cols);
     let root = BitMapBackend::new(path, (600 * cols as u32, 320 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let colors = [
-        BLUE,
-        RED,
-        BLACK,
-        GREEN,
-        MAGENTA,
-        CYAN,
-        RGBColor(255, 140, 0),
-        RGBColor(128, 0, 128),
-        RGBColor(139, 69, 19),
-    ];
     let color_of =
-        |m: &str| colors[methods.iter().position(|x| *x == m).unwrap_or(0) % colors.len()];
+        |m: &str| PALETTE[methods.iter().position(|x| *x == m).unwrap_or(0) % PALETTE.len()];
     for (panel, metric) in root.split_evenly((rows, cols)).iter().zip(&metrics) {
         let value = |r: &RunReport| r.metrics.get(*metric).copied().filter(|v| v.is_finite());
         let floor = reports

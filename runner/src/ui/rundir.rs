@@ -1,6 +1,7 @@
 //! The run directory: the choice of its path, and the files a run writes into it.
 
 use anyhow::{bail, Context as _};
+use nsamp_core::experiment::curve::write_snapshot;
 use nsamp_core::experiment::{Checkpoint, SampleSet};
 use nsamp_core::io::{tmp_sibling, write_atomic, write_npy};
 use nsamp_core::train::StepRecord;
@@ -89,10 +90,12 @@ pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Writes a run's files as the run goes on: `model.safetensors`, `loss.csv` and the complete
-/// checkpoint (`checkpoint/`, what `nsamp resume` reads) at every checkpoint, `samples.npy` once sampled, `metrics.json` and `metrics.ron` at the end. Every
+/// checkpoint (`checkpoint/`, what `nsamp resume` reads) at every checkpoint (and the weights
+/// in `snapshots/` every `train.snapshot_every` steps), `samples.npy` once sampled, `metrics.json` and `metrics.ron` at the end. Every
 /// write is atomic (temporary file + rename), so a killed run keeps its last checkpoint.
 pub struct RunDir {
     dir: PathBuf,
+    snapshot_every: Option<u64>,
 }
 
 impl RunDir {
@@ -100,7 +103,14 @@ impl RunDir {
     pub fn new(dir: &Path) -> Self {
         RunDir {
             dir: dir.to_path_buf(),
+            snapshot_every: None,
         }
+    }
+
+    /// Also keeps the weights every `every` steps (`train.snapshot_every`) in `snapshots/`.
+    pub fn with_snapshots(mut self, every: Option<u64>) -> Self {
+        self.snapshot_every = every;
+        self
     }
 }
 
@@ -142,6 +152,12 @@ impl Observer for RunDir {
             nsamp_core::checkpoint::write(
                 &self.dir, cp.varmap, state, cp.history, cp.threads, cp.seconds,
             )?;
+            let step = state.steps_done;
+            if let (Some(every), Some(vm)) = (self.snapshot_every, cp.varmap) {
+                if step > 0 && step.is_multiple_of(every) {
+                    write_snapshot(&self.dir, vm, step, state.energy_evals, cp.seconds)?;
+                }
+            }
         }
         Ok(())
     }
