@@ -19,6 +19,7 @@ pub mod model;
 pub mod nn;
 pub mod numerics;
 pub mod objective;
+mod override_value;
 pub mod params;
 pub mod recipe;
 pub mod registry;

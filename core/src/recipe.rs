@@ -157,7 +157,8 @@ impl Recipe {
 
     /// Applies `key.path=value` overrides (`train.steps=500`, `objective.mc.samples=100`,
     /// `seed=7`). A component's fields are addressed directly after the slot's name. Values are
-    /// RON literals; anything that does not parse as one is taken as a string.
+    /// RON literals, components included (`eval.metrics=[W1(), ETvd(protocol: Community)]`,
+    /// `target=Gmm40(std: 2.0)`); anything that does not parse as one is taken as a string.
     pub fn with_overrides(&self, sets: &[String]) -> anyhow::Result<Recipe> {
         if sets.is_empty() {
             return Ok(self.clone());
@@ -177,9 +178,8 @@ impl Recipe {
             let value: serde_json::Value = if is_ident {
                 serde_json::Value::String(raw.to_string())
             } else {
-                ron_options()
-                    .from_str(raw)
-                    .unwrap_or_else(|_| serde_json::Value::String(raw.to_string()))
+                crate::override_value::parse(raw)
+                    .unwrap_or_else(|| serde_json::Value::String(raw.to_string()))
             };
             set_path(&mut tree, path.trim(), value).with_context(|| format!("--set `{set}`"))?;
         }

@@ -145,6 +145,20 @@ fn resolved_recipe_round_trips() {
         .with_overrides(&["model.conditioner=Cnv".into()])
         .unwrap_err();
     assert!(format!("{e:#}").contains("Cnv"), "{e:#}");
+    // Components in RON syntax, in a list and in a slot.
+    let o = r
+        .with_overrides(&[
+            "eval.metrics=[W1(), ETvd(protocol: Community, bins: Some(50))]".into(),
+            "target=Gmm40(std: 2.0)".into(),
+        ])
+        .unwrap();
+    let text = o.to_ron().unwrap();
+    assert!(
+        text.contains("ETvd(\n                bins: 50,\n                protocol: Community,"),
+        "{text}"
+    );
+    assert!(text.contains("std: 2.0"), "{text}");
+    assert_eq!(o.eval.metrics.len(), 2);
 }
 
 /// A metric's sample limit (W1/W2: an exact n x n assignment) fails when the recipe is
