@@ -115,6 +115,10 @@ pub fn evaluate<'py>(
             })
         })?
         .map_err(value_err)?;
+    // A Ctrl-C seen by the progress line while the GIL was released is raised now, not lost.
+    if let Some(err) = console.interrupt.take() {
+        return Err(err);
+    }
     json_to_py(py, &nsamp::cmd::eval::evaluation_json(&e, "<array>"))
 }
 
@@ -153,6 +157,11 @@ pub fn reference<'py>(
     } else {
         None
     };
+    if as_target.is_some() && overrides.is_some() {
+        return Err(PyValueError::new_err(
+            "overrides= apply to a recipe; this source is a target",
+        ));
+    }
     let (target, ron, how, exact_n, seed) = match as_target {
         Some(t) => {
             let t = t.get();
@@ -204,6 +213,10 @@ pub fn reference<'py>(
             })
         })?
         .map_err(value_err)?;
+    // A Ctrl-C seen by the progress line while the GIL was released is raised now, not lost.
+    if let Some(err) = console.interrupt.take() {
+        return Err(err);
+    }
     let mut prov = set.provenance.clone();
     if let Some(o) = prov.as_object_mut() {
         o.insert("description".into(), set.description.clone().into());

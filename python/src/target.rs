@@ -61,7 +61,8 @@ pub struct PyTarget {
     name: String,
     /// The config as compact RON, every default filled in.
     pub ron: String,
-    /// The target (energies through it are counted; the count is not exposed).
+    /// The target (wrapped in nsamp's evaluation counter for the reference and metric code
+    /// that takes one; `energy`, `energy_and_grad` and `sample` call the inner target).
     pub target: CountedTarget,
 }
 
@@ -213,6 +214,14 @@ impl PyTarget {
             return Err(PyValueError::new_err(format!(
                 "target `{}` has no exact sampler",
                 self.name
+            )));
+        }
+        // A failed allocation aborts the process (it cannot be caught): refuse absurd sizes.
+        const MAX_VALUES: usize = 1 << 31;
+        if n.saturating_mul(self.target.dim()) > MAX_VALUES {
+            return Err(PyValueError::new_err(format!(
+                "sample: n = {n} x dim {} is above the limit of {MAX_VALUES} values (16 GiB)",
+                self.target.dim()
             )));
         }
         let target: Arc<dyn nsamp_core::Target> = self.target.inner_arc();

@@ -65,6 +65,11 @@ def test_reference_of_a_target_with_an_exact_sampler(gmm):
     assert "Gmm40" in prov["target"]
     # The same stream as Target.sample.
     assert np.array_equal(x, gmm.sample(500, seed=7))
+    # Overrides belong to recipes; an absurd sample count is refused, not an abort.
+    with pytest.raises(ValueError, match="overrides"):
+        nsamp.reference(gmm, n=10, overrides={"seed": 1})
+    with pytest.raises(ValueError, match="limit"):
+        gmm.sample(10**12)
 
 
 def test_mcmc_reference_is_drawn_once_and_cached(tmp_path, monkeypatch):

@@ -116,6 +116,13 @@ pub fn equivariant_distance(
         "equivariant distance supports 1 to {MAXD} spatial dimensions, got {d}"
     );
     let cfg = n * d;
+    anyhow::ensure!(
+        a.len().is_multiple_of(cfg) && b.len().is_multiple_of(cfg),
+        "equivariant distance: the sets must hold whole configurations of {n} x {d} values \
+         (got {} and {} values)",
+        a.len(),
+        b.len()
+    );
     let rows = (a.len() / cfg).min(b.len() / cfg);
     anyhow::ensure!(
         rows > 0,
