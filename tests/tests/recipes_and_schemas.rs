@@ -161,18 +161,18 @@ fn resolved_recipe_round_trips() {
     assert_eq!(o.eval.metrics.len(), 2);
 }
 
-/// A metric's sample limit (W1/W2: an exact n x n assignment) fails when the recipe is
-/// assembled, before any training, and names the metric and the setting.
+/// A metric's sample limit (W1/W2: an exact assignment, up to 20,000 points) fails when the
+/// recipe is assembled, before any training, and names the metric and the setting.
 #[test]
 fn too_many_samples_for_w2_fail_at_assembly() {
     let r = Recipe::from_file(&root().join("recipes/flows/mog8_rkl.ron")).unwrap();
-    nsamp::Assembled::new(r.with_overrides(&["eval.samples=5000".into()]).unwrap()).unwrap();
-    let e = nsamp::Assembled::new(r.with_overrides(&["eval.samples=5001".into()]).unwrap())
+    nsamp::Assembled::new(r.with_overrides(&["eval.samples=20000".into()]).unwrap()).unwrap();
+    let e = nsamp::Assembled::new(r.with_overrides(&["eval.samples=20001".into()]).unwrap())
         .err()
-        .expect("5,001 samples with W2 must be refused");
+        .expect("20,001 samples with W2 must be refused");
     let e = format!("{e:#}");
     assert!(
-        e.contains("W2") && e.contains("eval.samples is 5001"),
+        e.contains("W2") && e.contains("eval.samples is 20001"),
         "{e}"
     );
 }

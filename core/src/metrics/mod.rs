@@ -20,6 +20,7 @@
 //! number, reported under `community/<name>`; see [`community`]).
 
 pub mod assignment;
+pub mod candidate_lap;
 pub mod community;
 pub mod density;
 pub mod equivariant;

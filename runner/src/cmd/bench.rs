@@ -418,14 +418,55 @@ fn lj55_group(iters: usize, threads: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The W2 group: the exact W2 metric (`nsamp_core::metrics::transport::wasserstein`, p = 2) on
+/// GMM-40 (the `Gmm40` target's exact sampler, dim 2) at n = 2,000, 5,000 and 10,000: an exact
+/// draw against another exact draw (the reference), and a bad set (45% of the rows uniform in
+/// [-80, 80]^2, the rest exact) against the same reference. One solve each: wall and CPU
+/// seconds (CPU over wall > 1 where rayon's full-pair passes run in parallel).
+fn w2_group(threads: usize) -> anyhow::Result<()> {
+    use nsamp_core::metrics::transport::wasserstein;
+    use nsamp_core::rand::Rng as _;
+    let spec: nsamp_core::registry::Spec<nsamp_core::registry::families::Target> =
+        nsamp_core::registry::Spec::from_ron("Gmm40()").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let target = spec.config.build()?;
+    let streams = RngStreams::new(0);
+    println!("nsamp bench: threads={threads}, W2 on GMM-40 (dim 2), one solve each");
+    for n in [2000, 5000, 10_000] {
+        let draw = |purpose: &str| {
+            target
+                .exact_sample(n, &mut streams.stream(purpose, n as u64))
+                .ok_or_else(|| anyhow::anyhow!("bench: GMM-40 has an exact sampler"))
+        };
+        let reference = draw("bench-w2-reference")?;
+        let exact = draw("bench-w2-exact")?;
+        let mut bad = draw("bench-w2-bad")?;
+        let mut rng = streams.stream("bench-w2-uniform", n as u64);
+        bad[..2 * (n * 45 / 100)]
+            .iter_mut()
+            .for_each(|x| *x = rng.random_range(-80.0f32..80.0));
+        for (label, set) in [("exact vs exact", &exact), ("45% uniform vs exact", &bad)] {
+            let (t, cpu) = (Instant::now(), process_cpu_seconds());
+            let w2 = wasserstein(set, &reference, 2, 2)?;
+            let wall = t.elapsed().as_secs_f64();
+            let cpu = cpu.zip(process_cpu_seconds()).map(|(a, b)| b - a);
+            println!(
+                "  w2 n={n:<6} {label:<22} {wall:8.2} s  ({:.2} CPU s; W2 = {w2:.4})",
+                cpu.unwrap_or(f64::NAN)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs the benchmark and prints a table; `only` restricts it to one group (`gmm`, `lj55`,
-/// `flow`). Every workload is built from a recipe in recipes/ or a registered preset.
+/// `flow`, `sbtm`, `pis`, `dikl`, `refill`, `w2`). Every workload is built from a recipe in
+/// recipes/ or a registered preset.
 pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     anyhow::ensure!(iters >= 3, "--iters must be at least 3");
     if let Some(o) = only {
         anyhow::ensure!(
-            ["gmm", "lj55", "flow", "sbtm", "pis", "dikl", "refill"].contains(&o),
-            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm, pis, dikl, refill)"
+            ["gmm", "lj55", "flow", "sbtm", "pis", "dikl", "refill", "w2"].contains(&o),
+            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm, pis, dikl, refill, w2)"
         );
     }
     nsamp_core::experiment::ensure_registry()?;
@@ -453,6 +494,9 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     }
     if wants("refill") {
         refill_group(threads)?;
+    }
+    if wants("w2") {
+        w2_group(threads)?;
     }
     if wants("pis") {
         println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
