@@ -59,6 +59,7 @@ pub struct Saved {
     /// Every step record so far.
     pub history: Vec<StepRecord>,
     params: HashMap<String, Tensor>,
+    ema: HashMap<String, Tensor>,
     adam: Option<(u64, Moments)>,
     objective: ObjectiveState,
 }
@@ -98,6 +99,11 @@ pub fn write(
             .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?;
         for (k, v) in data.iter() {
             tensors.insert(format!("param/{k}"), v.as_tensor().clone());
+        }
+    }
+    if let Some(avg) = view.trainer.and_then(|t| t.ema()) {
+        for (name, a) in avg {
+            tensors.insert(format!("ema/{name}"), a.clone());
         }
     }
     let adam_steps = view.trainer.map(|t| {
@@ -258,6 +264,7 @@ pub fn read(run_dir: &Path) -> anyhow::Result<Saved> {
         state.steps_done
     );
     let mut params = HashMap::new();
+    let mut ema = HashMap::new();
     let mut m = HashMap::new();
     let mut v = HashMap::new();
     let mut objective = ObjectiveState {
@@ -267,6 +274,8 @@ pub fn read(run_dir: &Path) -> anyhow::Result<Saved> {
     for (k, t) in tensors {
         if let Some(name) = k.strip_prefix("param/") {
             params.insert(name.to_string(), t);
+        } else if let Some(name) = k.strip_prefix("ema/") {
+            ema.insert(name.to_string(), t);
         } else if let Some(name) = k.strip_prefix("adam.m/") {
             m.insert(name.to_string(), t);
         } else if let Some(name) = k.strip_prefix("adam.v/") {
@@ -303,6 +312,7 @@ pub fn read(run_dir: &Path) -> anyhow::Result<Saved> {
         training_seconds: state.training_seconds,
         history,
         params,
+        ema,
         adam,
         objective,
     })
@@ -389,7 +399,10 @@ impl Saved {
             ),
         }
         match (trainer, &self.adam) {
-            (Some(t), Some((steps, moments))) => t.optimizer_mut().restore(*steps, moments)?,
+            (Some(t), Some((steps, moments))) => {
+                t.optimizer_mut().restore(*steps, moments)?;
+                t.restore_ema(&self.ema)?;
+            }
             (None, None) => {}
             _ => bail!("the checkpoint's optimiser state does not match the recipe's model"),
         }

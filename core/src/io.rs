@@ -142,6 +142,19 @@ pub fn write_npy(path: &Path, data: &[f32], cols: usize) -> anyhow::Result<()> {
     write_atomic(path, &buf)
 }
 
+/// Writes named tensors (a model's weights) as safetensors, atomically (temporary file +
+/// rename).
+pub fn write_weights(
+    path: &Path,
+    weights: &std::collections::HashMap<String, candle_core::Tensor>,
+) -> anyhow::Result<()> {
+    let tmp = tmp_sibling(path);
+    candle_core::safetensors::save(weights, &tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

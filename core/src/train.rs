@@ -39,6 +39,13 @@ pub struct TrainSettings {
     /// Default None: only the last weights are kept.
     #[serde(default)]
     pub snapshot_every: Option<u64>,
+    /// Sample with an exponential moving average of the weights, updated after every step:
+    /// w_ema <- d w_ema + (1 - d) w, starting from the initial weights. The final samples,
+    /// `model.safetensors` and the kept snapshots use w_ema; training and the objective's own
+    /// sampling (iDEM's buffer refills) use w. Default None (the papers' protocol: DEM's
+    /// `use_ema: false`).
+    #[serde(default)]
+    pub ema: Option<f64>,
 }
 
 impl Default for TrainSettings {
@@ -52,6 +59,7 @@ impl Default for TrainSettings {
             log_every: default_log_every(),
             checkpoint_every: default_checkpoint_every(),
             snapshot_every: None,
+            ema: None,
         }
     }
 }
@@ -72,6 +80,11 @@ impl TrainSettings {
         }
         if self.log_every == 0 || self.checkpoint_every == 0 {
             return Err("`train.log_every` and `train.checkpoint_every` must be at least 1".into());
+        }
+        if let Some(d) = self.ema {
+            if !(d > 0.0 && d < 1.0) {
+                return Err(format!("`train.ema` must be a decay in (0, 1), got {d}"));
+            }
         }
         if let Some(k) = self.snapshot_every {
             if k == 0 || !k.is_multiple_of(self.checkpoint_every) {
@@ -223,11 +236,14 @@ impl Adam {
     }
 }
 
-/// One optimiser over a model's parameters: backward, global gradient-norm clipping, Adam.
+/// One optimiser over a model's parameters: backward, global gradient-norm clipping, Adam,
+/// and optionally an exponential moving average of the parameters.
 pub struct Trainer {
     vars: Vec<candle_core::Var>,
     opt: Adam,
     clip: Option<f64>,
+    /// The decay d and the averages (name, w_ema), in the order of `vars`.
+    ema: Option<(f64, Vec<(String, candle_core::Var)>)>,
 }
 
 impl Trainer {
@@ -239,7 +255,77 @@ impl Trainer {
             vars: opt.vars.iter().map(|(_, v, _, _)| v.clone()).collect(),
             opt,
             clip,
+            ema: None,
         })
+    }
+
+    /// Also keeps w_ema <- d w_ema + (1 - d) w after every update (None: no average), starting
+    /// from the current parameters.
+    pub fn with_ema(mut self, decay: Option<f64>) -> anyhow::Result<Self> {
+        self.ema = match decay {
+            None => None,
+            Some(d) => {
+                anyhow::ensure!(d > 0.0 && d < 1.0, "EMA decay must be in (0, 1), got {d}");
+                let avg = self
+                    .opt
+                    .vars
+                    .iter()
+                    .map(|(k, v, _, _)| {
+                        Ok((
+                            k.clone(),
+                            candle_core::Var::from_tensor(&v.as_tensor().copy()?)?,
+                        ))
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                Some((d, avg))
+            }
+        };
+        Ok(self)
+    }
+
+    /// The moving averages by parameter name (None without `with_ema`).
+    pub fn ema(&self) -> Option<impl Iterator<Item = (&str, &candle_core::Tensor)>> {
+        self.ema
+            .as_ref()
+            .map(|(_, avg)| avg.iter().map(|(k, v)| (k.as_str(), v.as_tensor())))
+    }
+
+    /// Restores the moving averages (by name) from a checkpoint.
+    pub fn restore_ema(
+        &mut self,
+        saved: &std::collections::HashMap<String, candle_core::Tensor>,
+    ) -> anyhow::Result<()> {
+        let Some((_, avg)) = &self.ema else {
+            anyhow::ensure!(
+                saved.is_empty(),
+                "the checkpoint holds weight averages but the recipe sets no train.ema"
+            );
+            return Ok(());
+        };
+        anyhow::ensure!(
+            saved.len() == avg.len(),
+            "the checkpoint holds weight averages for {} parameters, the model has {} \
+             (was the run started without train.ema?)",
+            saved.len(),
+            avg.len()
+        );
+        for (k, v) in avg {
+            let t = saved
+                .get(k)
+                .ok_or_else(|| anyhow::anyhow!("the checkpoint has no average of `{k}`"))?;
+            v.set(t)?;
+        }
+        Ok(())
+    }
+
+    /// Copies the moving averages into the parameters (after training, before sampling).
+    pub fn load_ema_into_parameters(&self) -> anyhow::Result<()> {
+        if let Some((_, avg)) = &self.ema {
+            for (theta, (_, a)) in self.vars.iter().zip(avg) {
+                theta.set(a.as_tensor())?;
+            }
+        }
+        Ok(())
     }
 
     /// The optimiser (its moments go into checkpoints).
@@ -281,6 +367,12 @@ impl Trainer {
             }
         }
         self.opt.step(&grads)?;
+        if let Some((d, avg)) = &self.ema {
+            for (theta, (_, a)) in self.vars.iter().zip(avg) {
+                let next = ((a.as_tensor() * *d)? + (theta.as_tensor() * (1.0 - *d))?)?;
+                a.set(&next)?;
+            }
+        }
         Ok(norm)
     }
 }
@@ -368,4 +460,45 @@ pub fn train(
         observer.on_step(&record, &view)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Trainer;
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::{Init, VarMap};
+
+    /// w_ema <- d w_ema + (1 - d) w after each update; loading it replaces the parameters.
+    #[test]
+    fn ema_follows_the_parameters_and_replaces_them_after_training() {
+        let vm = VarMap::new();
+        let w = vm
+            .get(2, "w", Init::Const(1.0), DType::F32, &Device::Cpu)
+            .unwrap();
+        let mut t = Trainer::new(&vm, 0.1, None)
+            .unwrap()
+            .with_ema(Some(0.5))
+            .unwrap();
+        let read = |x: &Tensor| x.to_vec1::<f32>().unwrap();
+        let mut expected = vec![1.0f32; 2];
+        for _ in 0..3 {
+            // loss = sum(w): gradient 1, so Adam moves each weight by -lr (bias-corrected).
+            t.step(&w.sum_all().unwrap()).unwrap();
+            let now = read(&w);
+            for (e, x) in expected.iter_mut().zip(&now) {
+                *e = 0.5 * *e + 0.5 * x;
+            }
+            let (_, avg) = t.ema().unwrap().next().unwrap();
+            for (a, e) in read(avg).iter().zip(&expected) {
+                assert!((a - e).abs() < 1e-6, "{a} vs {e}");
+            }
+        }
+        assert!((read(&w)[0] - 0.7).abs() < 1e-5);
+        t.load_ema_into_parameters().unwrap();
+        assert_eq!(read(&w), expected);
+        assert!(Trainer::new(&vm, 0.1, None)
+            .unwrap()
+            .with_ema(Some(1.0))
+            .is_err());
+    }
 }

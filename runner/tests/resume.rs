@@ -37,7 +37,7 @@ const IWSM: &str = r#"Recipe(
     target: Gmm40(),
     model: ScoreMlp(hidden: 32, blocks: 1, embedding: 16),
     objective: IwSm(snis: 3, mc: (samples: 32), buffer: (size: 2000, initial: 256, init: Prior, refill_every: 25, refill_samples: 100), sde: (steps: 20)),
-    train: (steps: 300, batch: 32, lr: 1e-3, grad_clip: 0.5, log_every: 50, checkpoint_every: 20),
+    train: (steps: 300, batch: 32, lr: 1e-3, grad_clip: 0.5, log_every: 50, checkpoint_every: 20, snapshot_every: Some(60), ema: Some(0.9)),
     eval: (samples: 300, metrics: [W2(), ETvd(), ModeCoverage()]),
 )"#;
 
@@ -133,6 +133,26 @@ fn assert_same_run(full: &Path, resumed: &Path, what: &str) {
         metrics_without_times(resumed),
         "{what}: metrics.json differs from the uninterrupted run's"
     );
+    // The weights sampled from (the moving average under train.ema) and the kept snapshots.
+    let mut files = vec!["model.safetensors".to_string()];
+    if let Ok(entries) = std::fs::read_dir(full.join("snapshots")) {
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".safetensors"))
+            .map(|n| format!("snapshots/{n}"))
+            .collect();
+        assert!(!names.is_empty(), "{what}: no snapshots kept");
+        names.sort();
+        files.extend(names);
+    }
+    for f in files {
+        let (a, b) = (
+            std::fs::read(full.join(&f)).unwrap(),
+            std::fs::read(resumed.join(&f)).unwrap(),
+        );
+        assert!(a == b, "{what}: {f} differs from the uninterrupted run's");
+    }
 }
 
 /// Runs `recipe` uninterrupted, then again killed by `signal` once its checkpoint passes a

@@ -5,10 +5,11 @@
 
 use super::{Experiment, Figures};
 use crate::eval::EvalContext;
-use crate::io::{tmp_sibling, write_atomic};
+use crate::io::{write_atomic, write_weights};
 use crate::Observer;
 use anyhow::Context as _;
-use candle_nn::VarMap;
+use candle_core::Tensor;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The folder of a run directory that holds the kept weights and their index.
@@ -30,12 +31,13 @@ pub struct Snapshot {
     pub file: PathBuf,
 }
 
-/// The weights of the model after `step` steps, saved as `snapshots/step-NNNNNNNN.safetensors`
+/// The weights a sampler uses after `step` steps (see
+/// [`super::Checkpoint::sampling_weights`]), saved as `snapshots/step-NNNNNNNN.safetensors`
 /// of `run_dir` and listed in `snapshots/index.csv` (a row for the same step is replaced, so a
 /// resumed run that passes a step again keeps one row).
 pub fn write_snapshot(
     run_dir: &Path,
-    varmap: &VarMap,
+    weights: &HashMap<String, Tensor>,
     step: u64,
     energy_evals: u64,
     training_seconds: f64,
@@ -44,9 +46,7 @@ pub fn write_snapshot(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let name = format!("step-{step:08}.safetensors");
     let path = dir.join(&name);
-    let tmp = tmp_sibling(&path);
-    varmap.save(&tmp)?;
-    std::fs::rename(&tmp, &path)?;
+    write_weights(&path, weights)?;
     let mut rows: Vec<Snapshot> = read_snapshots(run_dir)?
         .into_iter()
         .filter(|s| s.step != step)

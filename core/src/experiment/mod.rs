@@ -194,7 +194,7 @@ impl Experiment {
         };
         let mut trainer = varmap
             .as_ref()
-            .map(|vm| Trainer::new(vm, settings.lr, settings.grad_clip))
+            .map(|vm| Trainer::new(vm, settings.lr, settings.grad_clip)?.with_ema(settings.ema))
             .transpose()?;
         let started = Instant::now();
         training_flag.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -267,6 +267,10 @@ impl Experiment {
         })?;
         if res.is_ok() {
             training_flag.store(false, std::sync::atomic::Ordering::SeqCst);
+            // Sample with the averaged weights (train.ema); the checkpoint above kept both.
+            if let Some(t) = &trainer {
+                t.load_ema_into_parameters()?;
+            }
         }
         res.map(|()| history)
     }

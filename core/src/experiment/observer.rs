@@ -26,6 +26,31 @@ pub struct Checkpoint<'a> {
     pub seconds: f64,
 }
 
+impl Checkpoint<'_> {
+    /// The weights a sampler built from this checkpoint uses, by parameter name: the moving
+    /// averages under `train.ema` (when the state is present), else the parameters; None
+    /// without a model.
+    pub fn sampling_weights(
+        &self,
+    ) -> anyhow::Result<Option<std::collections::HashMap<String, candle_core::Tensor>>> {
+        if let Some(avg) = self.state.and_then(|s| s.trainer).and_then(|t| t.ema()) {
+            return Ok(Some(avg.map(|(k, v)| (k.to_string(), v.clone())).collect()));
+        }
+        let Some(vm) = self.varmap else {
+            return Ok(None);
+        };
+        let data = vm
+            .data()
+            .lock()
+            .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?;
+        Ok(Some(
+            data.iter()
+                .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+                .collect(),
+        ))
+    }
+}
+
 /// The final samples of a run, with what they are compared to.
 pub struct SampleSet<'a> {
     /// The evaluated samples (after the corrector, if any), data units.

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context as _};
 use nsamp_core::experiment::curve::write_snapshot;
 use nsamp_core::experiment::{Checkpoint, SampleSet};
-use nsamp_core::io::{tmp_sibling, write_atomic, write_npy};
+use nsamp_core::io::{write_atomic, write_npy, write_weights};
 use nsamp_core::train::StepRecord;
 use nsamp_core::{Observer, RunReport};
 use std::path::{Path, PathBuf};
@@ -141,11 +141,9 @@ pub fn loss_csv(h: &[StepRecord]) -> String {
 
 impl Observer for RunDir {
     fn checkpoint(&mut self, cp: &Checkpoint<'_>) -> anyhow::Result<()> {
-        if let Some(vm) = cp.varmap {
-            let path = self.dir.join("model.safetensors");
-            let tmp = tmp_sibling(&path);
-            vm.save(&tmp)?;
-            std::fs::rename(&tmp, &path)?;
+        let weights = cp.sampling_weights()?;
+        if let Some(w) = &weights {
+            write_weights(&self.dir.join("model.safetensors"), w)?;
         }
         write_atomic(&self.dir.join("loss.csv"), loss_csv(cp.history).as_bytes())?;
         if let Some(state) = cp.state {
@@ -153,9 +151,9 @@ impl Observer for RunDir {
                 &self.dir, cp.varmap, state, cp.history, cp.threads, cp.seconds,
             )?;
             let step = state.steps_done;
-            if let (Some(every), Some(vm)) = (self.snapshot_every, cp.varmap) {
+            if let (Some(every), Some(w)) = (self.snapshot_every, &weights) {
                 if step > 0 && step.is_multiple_of(every) {
-                    write_snapshot(&self.dir, vm, step, state.energy_evals, cp.seconds)?;
+                    write_snapshot(&self.dir, w, step, state.energy_evals, cp.seconds)?;
                 }
             }
         }
