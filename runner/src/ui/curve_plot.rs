@@ -1,7 +1,7 @@
 //! The plot of `nsamp curve`: each chosen metric against training steps (left) and against
 //! energy evaluations (right), one colour per run, the exact floor dashed.
 
-use super::plots::{ensure_font, err, PlotResult, PALETTE};
+use super::plots::{ensure_font, err, padded_range, PlotResult, PALETTE};
 use crate::cmd::curve::Curve;
 use plotters::prelude::*;
 use std::path::Path;
@@ -28,19 +28,12 @@ pub fn metric_curves(path: &Path, curves: &[Curve], metrics: &[String]) -> PlotR
             .iter()
             .find_map(|c| c.floor.as_ref().and_then(|f| f.get(metric).copied()))
             .filter(|v| v.is_finite());
-        let ys: Vec<f64> = curves
-            .iter()
-            .flat_map(|c| c.points.iter().filter_map(value))
-            .chain(floor)
-            .collect();
-        let (lo, hi) = ys
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
-                (a.min(y), b.max(y))
-            });
-        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-        let pad = ((hi - lo) * 0.1).max(1e-9);
-        let y = (lo - pad)..(hi + pad);
+        let y = padded_range(
+            curves
+                .iter()
+                .flat_map(|c| c.points.iter().filter_map(value))
+                .chain(floor),
+        );
         // Left: against steps.
         let mut chart = ChartBuilder::on(&panels[2 * row])
             .caption(format!("{metric} against steps"), ("sans-serif", 18))

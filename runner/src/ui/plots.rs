@@ -36,6 +36,16 @@ pub(crate) const PALETTE: [RGBColor; 9] = [
     RGBColor(139, 69, 19),
 ];
 
+/// The range of `ys` widened by 10% each side (0..1 when empty), for a value axis.
+pub(crate) fn padded_range(ys: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.1).max(1e-9);
+    (lo - pad)..(hi + pad)
+}
+
 pub(crate) type PlotResult = anyhow::Result<()>;
 
 pub(crate) fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
@@ -686,20 +696,13 @@ pub fn budget_plot(path: &Path, reports: &[RunReport]) -> PlotResult {
             .iter()
             .find_map(|r| r.exact_floor.as_ref().and_then(|f| f.get(*metric).copied()))
             .filter(|v| v.is_finite());
-        let ys: Vec<f64> = reports.iter().filter_map(value).chain(floor).collect();
-        let (lo, hi) = ys
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
-                (a.min(y), b.max(y))
-            });
-        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-        let pad = ((hi - lo) * 0.1).max(1e-9);
+        let y = padded_range(reports.iter().filter_map(value).chain(floor));
         let mut chart = ChartBuilder::on(panel)
             .caption(*metric, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(60)
-            .build_cartesian_2d((e_lo..e_hi).log_scale(), (lo - pad)..(hi + pad))
+            .build_cartesian_2d((e_lo..e_hi).log_scale(), y)
             .map_err(err)?;
         chart
             .configure_mesh()
