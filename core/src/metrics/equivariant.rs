@@ -658,6 +658,11 @@ mod tests {
             .to_string();
         assert!(e.contains("limit of 2000"), "{e}");
         assert!(equivariant_distance(&[0.0; 8], &[0.0; 8], 2, 4, Protocol::Nsamp).is_err());
+        // Two whole 2 x 2 configurations and a partial third are refused, not truncated.
+        let e = equivariant_distance(&[0.0; 10], &[0.0; 8], 2, 2, Protocol::Nsamp)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("whole configurations"), "{e}");
     }
 
     /// Timing at N = 1,000 (DW-4 and LJ-13 shapes): `cargo test --release -p nsamp-core --lib

@@ -506,18 +506,13 @@ pub fn diagnostics(path: &Path, history: &[StepRecord]) -> PlotResult {
             .map(|r| (r.step as f64, r.diagnostics[i].1))
             .filter(|p| p.1.is_finite())
             .collect();
-        let (lo, hi) = pts
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-                (a.min(p.1), b.max(p.1))
-            });
-        let pad = ((hi - lo) * 0.1).max(1e-9);
+        let y = padded_range(pts.iter().map(|p| p.1));
         let mut chart = ChartBuilder::on(panel)
             .caption(&names[i], ("sans-serif", 20))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d(0f64..last.max(1.0), (lo - pad)..(hi + pad))
+            .build_cartesian_2d(0f64..last.max(1.0), y)
             .map_err(err)?;
         chart.configure_mesh().x_desc("step").draw().map_err(err)?;
         chart
@@ -615,20 +610,13 @@ pub fn traces_plot(path: &Path, runs: &[(String, nsamp_core::Trace)]) -> PlotRes
                     .collect()
             })
             .collect();
-        let (lo, hi) = series
-            .iter()
-            .flatten()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-                (a.min(p.1), b.max(p.1))
-            });
-        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-        let pad = ((hi - lo) * 0.1).max(1e-9);
+        let y = padded_range(series.iter().flatten().map(|p| p.1));
         let mut chart = ChartBuilder::on(panel)
             .caption(key, ("sans-serif", 20))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d(0f64..t_end, (lo - pad)..(hi + pad))
+            .build_cartesian_2d(0f64..t_end, y)
             .map_err(err)?;
         chart
             .configure_mesh()
