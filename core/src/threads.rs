@@ -18,8 +18,21 @@ pub fn configure(threads: usize) -> anyhow::Result<()> {
     std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        .stack_size(WORKER_STACK)
         .build_global();
     Ok(())
+}
+
+/// Stack of each rayon worker: the main thread's 8 MiB, since [`on_pool`] runs whole training
+/// steps (candle's backward walks its graph recursively) on a worker.
+const WORKER_STACK: usize = 8 << 20;
+
+/// Runs `f` on a worker of rayon's global pool (inline when already on one): the parallel
+/// sections inside it (about twenty a training step, one per reverse-SDE step of a refill) are
+/// then split between that worker and the others, instead of each being handed from this thread
+/// to the pool and back.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }
 
 /// Threads rayon actually uses.

@@ -182,18 +182,87 @@ impl Adam {
         let scale_v = 1f64 / (1f64 - BETA2.powi(self.steps as i32));
         for (_, theta, m, v) in &self.vars {
             if let Some(g) = grads.get(theta) {
-                let next_m = ((m.as_tensor() * BETA1)? + (g * (1.0 - BETA1))?)?;
-                let next_v = ((v.as_tensor() * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
-                let m_hat = (&next_m * scale_m)?;
-                let v_hat = (&next_v * scale_v)?;
-                let adjusted = (m_hat / (v_hat.sqrt()? + EPS)?)?;
-                let next_theta = (theta.as_tensor() - (adjusted * self.lr)?)?;
-                m.set(&next_m)?;
-                v.set(&next_v)?;
-                theta.set(&next_theta)?;
+                if !self.fused_step(theta, m, v, g, scale_m, scale_v)? {
+                    self.tensor_step(theta, m, v, g, scale_m, scale_v)?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// The update of one parameter in candle's tensor operations (any dtype and device).
+    fn tensor_step(
+        &self,
+        theta: &candle_core::Var,
+        m: &candle_core::Var,
+        v: &candle_core::Var,
+        g: &candle_core::Tensor,
+        scale_m: f64,
+        scale_v: f64,
+    ) -> anyhow::Result<()> {
+        let next_m = ((m.as_tensor() * BETA1)? + (g * (1.0 - BETA1))?)?;
+        let next_v = ((v.as_tensor() * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
+        let m_hat = (&next_m * scale_m)?;
+        let v_hat = (&next_v * scale_v)?;
+        let adjusted = (m_hat / (v_hat.sqrt()? + EPS)?)?;
+        let next_theta = (theta.as_tensor() - (adjusted * self.lr)?)?;
+        m.set(&next_m)?;
+        v.set(&next_v)?;
+        theta.set(&next_theta)?;
+        Ok(())
+    }
+
+    /// The update of one f32 CPU parameter in one pass over its elements, the same f32
+    /// operations in the same order as the tensor path (candle's `x * c` is `x * c + 0`, `x + c`
+    /// is `x * 1 + c`), so the same bits; false (nothing done) for other dtypes or devices.
+    fn fused_step(
+        &self,
+        theta: &candle_core::Var,
+        m: &candle_core::Var,
+        v: &candle_core::Var,
+        g: &candle_core::Tensor,
+        scale_m: f64,
+        scale_v: f64,
+    ) -> anyhow::Result<bool> {
+        use candle_core::{CpuStorage, Storage};
+        let (b1, c1) = (BETA1 as f32, (1.0 - BETA1) as f32);
+        let (b2, c2) = (BETA2 as f32, (1.0 - BETA2) as f32);
+        let (sm, sv, lr, eps) = (scale_m as f32, scale_v as f32, self.lr as f32, EPS as f32);
+        let n = theta.elem_count();
+        let (mut nm, mut nv, mut nt) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+        {
+            let all = [theta.as_tensor(), m.as_tensor(), v.as_tensor(), g];
+            let guards: Vec<_> = all.iter().map(|t| t.storage_and_layout()).collect();
+            let mut slices: Vec<&[f32]> = Vec::with_capacity(4);
+            for (s, l) in &guards {
+                let (Storage::Cpu(CpuStorage::F32(data)), Some((a, b))) =
+                    (&**s, l.contiguous_offsets())
+                else {
+                    return Ok(false);
+                };
+                if b - a != n {
+                    return Ok(false);
+                }
+                slices.push(&data[a..b]);
+            }
+            let (th, mm, vv, gg) = (slices[0], slices[1], slices[2], slices[3]);
+            for i in 0..n {
+                let gi = gg[i];
+                let m1 = (mm[i] * b1 + 0.0) + (gi * c1 + 0.0);
+                let v1 = (vv[i] * b2 + 0.0) + ((gi * gi) * c2 + 0.0);
+                let m_hat = m1 * sm + 0.0;
+                let v_hat = v1 * sv + 0.0;
+                let adjusted = m_hat / (v_hat.sqrt() * 1.0 + eps);
+                nm[i] = m1;
+                nv[i] = v1;
+                nt[i] = th[i] - (adjusted * lr + 0.0);
+            }
+        }
+        let (shape, dev) = (theta.shape().clone(), theta.device().clone());
+        m.set(&candle_core::Tensor::from_vec(nm, shape.clone(), &dev)?)?;
+        v.set(&candle_core::Tensor::from_vec(nv, shape.clone(), &dev)?)?;
+        theta.set(&candle_core::Tensor::from_vec(nt, shape, &dev)?)?;
+        Ok(true)
     }
 
     /// Updates done so far (t).
@@ -389,6 +458,98 @@ pub struct TrainView<'a> {
     pub objective: &'a dyn Objective,
 }
 
+/// A step that failed: the error, or a non-finite loss or gradient norm at `step`.
+pub enum StepFailure {
+    /// An error of the objective or the optimiser.
+    Error(anyhow::Error),
+    /// `what` ("loss" or "gradient norm") was not finite; `hint` says what to try.
+    NonFinite {
+        /// The step.
+        step: u64,
+        /// Which value.
+        what: &'static str,
+        /// What to try.
+        hint: &'static str,
+    },
+}
+
+impl StepFailure {
+    /// The error to report, with the last finite loss and gradient norm of the run.
+    pub fn with_last(self, last_loss: f64, last_grad_norm: f64) -> anyhow::Error {
+        match self {
+            StepFailure::Error(e) => e,
+            StepFailure::NonFinite { step, what, hint } => NsampError::NonFinite {
+                step,
+                what,
+                last_loss,
+                last_grad_norm,
+                hint: hint.to_string(),
+            }
+            .into(),
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for StepFailure {
+    fn from(e: E) -> Self {
+        StepFailure::Error(e.into())
+    }
+}
+
+/// What one step gives: its loss, the gradient norm before clipping, the objective's diagnostics.
+pub struct StepDone {
+    /// The loss.
+    pub loss: f64,
+    /// The global gradient norm before clipping (0 without a network).
+    pub grad_norm: f64,
+    /// The objective's diagnostics.
+    pub diagnostics: Vec<(String, f64)>,
+}
+
+/// Step `step`'s loss, backward pass, clipping and Adam update (no update when the loss is not
+/// finite): the loss, the gradient norm before clipping (0 without a network) and the
+/// objective's diagnostics. What `train` runs per step, and what `nsamp bench` times.
+pub fn step_once(
+    objective: &mut dyn Objective,
+    trainer: Option<&mut Trainer>,
+    cx: &Context<'_>,
+    step: u64,
+) -> Result<StepDone, StepFailure> {
+    let out = objective.loss(step, cx)?;
+    let loss = out
+        .loss
+        .to_dtype(candle_core::DType::F64)?
+        .to_scalar::<f64>()?;
+    if !loss.is_finite() {
+        return Err(StepFailure::NonFinite {
+            step,
+            what: "loss",
+            hint: "Check the target's energy for overflow, lower train.lr, or set train.grad_clip.",
+        });
+    }
+    let grad_norm = match trainer {
+        Some(t) => t.step(&out.loss)?,
+        None => 0.0,
+    };
+    if !grad_norm.is_finite() {
+        return Err(StepFailure::NonFinite {
+            step,
+            what: "gradient norm",
+            hint: "Lower train.lr or set train.grad_clip; check the model's inputs for extreme values.",
+        });
+    }
+    let diagnostics = out
+        .diagnostics
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    Ok(StepDone {
+        loss,
+        grad_norm,
+        diagnostics,
+    })
+}
+
 /// Runs the gradient steps `start..settings.steps` of `objective` with `trainer` (None for
 /// network-free objectives). Stops with [`NsampError::NonFinite`] as soon as a loss or gradient
 /// norm is not finite, and with [`NsampError::Interrupted`] before the next step once `stop` is
@@ -407,37 +568,16 @@ pub fn train(
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(NsampError::Interrupted { steps_done: step }.into());
         }
-        let out = objective.loss(step, cx)?;
-        let loss = out
-            .loss
-            .to_dtype(candle_core::DType::F64)?
-            .to_scalar::<f64>()?;
-        let non_finite = |what: &'static str, hint: &str| NsampError::NonFinite {
-            step,
-            what,
-            last_loss,
-            last_grad_norm: last_norm,
-            hint: hint.to_string(),
-        };
-        if !loss.is_finite() {
-            return Err(non_finite(
-                "loss",
-                "Check the target's energy for overflow, lower train.lr, or set train.grad_clip.",
-            )
-            .into());
-        }
-        let grad_norm = match trainer.as_deref_mut() {
-            Some(t) => t.step(&out.loss)?,
-            None => 0.0,
-        };
-        if !grad_norm.is_finite() {
-            return Err(non_finite(
-                "gradient norm",
-                "Lower train.lr or set train.grad_clip; check the model's inputs for extreme values.",
-            )
-            .into());
-        }
-        objective.after_step(step, cx)?;
+        let StepDone {
+            loss,
+            grad_norm,
+            diagnostics,
+        } = crate::threads::on_pool(|| {
+            let done = step_once(objective, trainer.as_deref_mut(), cx, step)
+                .map_err(|e| e.with_last(last_loss, last_norm))?;
+            objective.after_step(step, cx)?;
+            anyhow::Ok(done)
+        })?;
         last_loss = loss;
         last_norm = grad_norm;
         let record = StepRecord {
@@ -445,11 +585,7 @@ pub fn train(
             loss,
             grad_norm,
             energy_evals: cx.target.evals(),
-            diagnostics: out
-                .diagnostics
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            diagnostics,
         };
         let view = TrainView {
             steps_done: step + 1,
@@ -464,6 +600,57 @@ pub fn train(
 
 #[cfg(test)]
 mod tests {
+    /// The fused update gives the tensor path's bits (the checkpoints and snapshots of every run
+    /// depend on it), over steps where the bias corrections change, with zero and tiny gradients.
+    #[test]
+    fn fused_adam_step_is_bit_identical_to_the_tensor_path() {
+        use super::{Adam, BETA1, BETA2};
+        use candle_core::{Device, Tensor, Var};
+        let dev = Device::Cpu;
+        let n = 1000;
+        let vals = |seed: u64, scale: f32| -> Vec<f32> {
+            (0..n as u64)
+                .map(|i| ((i * 7919 + seed * 104_729) % 1009) as f32 / 1009.0 * scale - scale / 2.0)
+                .collect()
+        };
+        let vm = VarMap::new();
+        vm.get((n,), "w", Init::Const(0.0), DType::F32, &dev)
+            .unwrap();
+        let mut adam = Adam::new(&vm, 3e-3).unwrap();
+        let (_, th, m, v) = adam.vars[0].clone();
+        let copy = |x: &Var| Var::from_tensor(&x.as_tensor().copy().unwrap()).unwrap();
+        th.set(&Tensor::from_vec(vals(1, 2.0), n, &dev).unwrap())
+            .unwrap();
+        for step in 1..=5u64 {
+            adam.steps = step;
+            let mut g = vals(step + 1, 10f32.powi(1 - step as i32 * 2));
+            g[0] = 0.0;
+            g[1] = 1e-30;
+            let g = Tensor::from_vec(g, n, &dev).unwrap();
+            let scale_m = 1f64 / (1f64 - BETA1.powi(step as i32));
+            let scale_v = 1f64 / (1f64 - BETA2.powi(step as i32));
+            let (th2, m2, v2) = (copy(&th), copy(&m), copy(&v));
+            adam.tensor_step(&th2, &m2, &v2, &g, scale_m, scale_v)
+                .unwrap();
+            assert!(adam.fused_step(&th, &m, &v, &g, scale_m, scale_v).unwrap());
+            for (a, b) in [(&th, &th2), (&m, &m2), (&v, &v2)] {
+                let a: Vec<u32> = a
+                    .to_vec1::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect();
+                let b: Vec<u32> = b
+                    .to_vec1::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect();
+                assert_eq!(a, b, "step {step}");
+            }
+        }
+    }
+
     use super::Trainer;
     use candle_core::{DType, Device, Tensor};
     use candle_nn::{Init, VarMap};

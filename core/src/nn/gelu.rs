@@ -37,6 +37,18 @@ fn phi_cdf(x: f32) -> f32 {
     0.5 * (1.0 + erf_f32(x * FRAC_1_SQRT_2))
 }
 
+/// GELU(x) = x Phi(x) of one value, the operation order of [`gelu_erf`] (bit-identical to it).
+#[inline(always)]
+pub fn gelu_f32(x: f32) -> f32 {
+    x * phi_cdf(x)
+}
+
+/// d GELU / dx = Phi(x) + x phi(x) of one value, the operation order of [`gelu_erf`]'s backward.
+#[inline(always)]
+pub fn gelu_grad_f32(x: f32) -> f32 {
+    phi_cdf(x) + x * INV_SQRT_2PI * exp_f32(-0.5 * x * x)
+}
+
 fn map_f32(
     storage: &CpuStorage,
     layout: &Layout,
@@ -60,7 +72,7 @@ impl CustomOp1 for GeluErf {
         "nsamp-gelu-erf"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        map_f32(s, l, |x| x * phi_cdf(x))
+        map_f32(s, l, gelu_f32)
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(grad_res.mul(&arg.apply_op1(GeluErfGrad)?)?))
@@ -72,9 +84,7 @@ impl CustomOp1 for GeluErfGrad {
         "nsamp-gelu-erf-grad"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        map_f32(s, l, |x| {
-            phi_cdf(x) + x * INV_SQRT_2PI * exp_f32(-0.5 * x * x)
-        })
+        map_f32(s, l, gelu_grad_f32)
     }
     fn bwd(&self, _: &Tensor, _: &Tensor, _: &Tensor) -> Result<Option<Tensor>> {
         candle_core::bail!("second derivative of nsamp's gelu_erf is not implemented")

@@ -2,8 +2,6 @@
 //! vectorises them: the sinusoidal embedding (sin and cos of the same arguments) and GELU fused
 //! with the bias add (and the residual add).
 
-use nsamp_core::nn::gelu::erf_f32;
-
 /// pi/2 split for Cody-Waite range reduction: HI is pi/2 rounded to f32, LO the rest.
 const PIO2_HI: f32 = 1.570_796_4;
 const PIO2_LO: f32 = -4.371_139e-8;
@@ -55,12 +53,7 @@ pub fn embed_into(v: f32, freqs: &[f32], out: &mut [f32]) {
     }
 }
 
-/// GELU(x) = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2, in the operation order of
-/// `nsamp_core::nn::gelu::gelu_erf` (bit-identical to it).
-#[inline(always)]
-pub fn gelu(x: f32) -> f32 {
-    x * (0.5 * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2)))
-}
+pub use nsamp_core::nn::gelu::gelu_f32 as gelu;
 
 /// `h = GELU(h + b)` for every row of `h` (rows of `b.len()`).
 pub fn bias_gelu(h: &mut [f32], b: &[f32]) {

@@ -8,8 +8,10 @@
 
 use nsamp_core::candle::{Module, Tensor, D};
 use nsamp_core::candle_nn::{linear, Linear, VarBuilder};
+use nsamp_core::rayon::prelude::*;
 use nsamp_core::{Model, ModelConfig, ModelShape, ScoreInference, ScoreModel};
 
+pub mod dense;
 pub mod inference;
 mod kernels;
 mod matmul;
@@ -64,8 +66,69 @@ impl ScoreMlp {
     }
 }
 
+impl ScoreMlp {
+    /// The forward pass through [`dense::dense`] (f32 on the CPU): the embedding computed
+    /// directly (it carries no gradient) and one op per layer with a hand-written backward.
+    fn score_dense(&self, t: &Tensor, x: &Tensor) -> nsamp_core::candle::Result<Tensor> {
+        use dense::{dense, Act};
+        let (n, d) = x.dims2()?;
+        let xs = x.flatten_all()?.to_vec1::<f32>()?;
+        let ts = t.flatten_all()?.to_vec1::<f32>()?;
+        if ts.len() != n || d != self.dim {
+            nsamp_core::candle::bail!(
+                "ScoreMlp: t has {} values and x is {n} x {d}; {n} and {} expected",
+                ts.len(),
+                self.dim
+            );
+        }
+        let freqs = self.freqs.flatten_all()?.to_vec1::<f32>()?;
+        let e = freqs.len() * 2;
+        let (xs_scale, ts_scale) = (self.x_scale as f32, self.t_scale as f32);
+        let mut emb = vec![0f32; n * (d + 1) * e];
+        emb.par_chunks_mut((d + 1) * e)
+            .zip(xs.par_chunks(d).zip(ts.par_iter()))
+            .for_each(|(row, (xr, &tv))| {
+                let mut cells = row.chunks_exact_mut(e);
+                for (&v, cell) in xr.iter().zip(cells.by_ref()) {
+                    kernels::embed_into(v * xs_scale, &freqs, cell);
+                }
+                if let Some(cell) = cells.next() {
+                    kernels::embed_into(tv * ts_scale, &freqs, cell);
+                }
+            });
+        let e = Tensor::from_vec(emb, (n, (d + 1) * e), x.device())?;
+        let layer = |h: &Tensor, l: &Linear, act: Act| match l.bias() {
+            Some(b) => dense(h, l.weight(), b, act),
+            None => nsamp_core::candle::bail!("ScoreMlp: layers have biases"),
+        };
+        let mut h = layer(&e, &self.input, Act::Gelu)?;
+        for b in &self.blocks {
+            h = (&h + layer(&h, b, Act::Gelu)?)?;
+        }
+        layer(&h, &self.output, Act::Identity)
+    }
+}
+
 impl ScoreModel for ScoreMlp {
+    /// On the CPU in f32 the dense-layer ops of [`dense`] (hand-written backward, first order
+    /// only); otherwise candle's tensors.
     fn score(&self, t: &Tensor, x: &Tensor) -> nsamp_core::candle::Result<Tensor> {
+        let w = self.input.weight();
+        if w.device().is_cpu() && w.dtype() == nsamp_core::candle::DType::F32 {
+            return self.score_dense(t, x);
+        }
+        self.score_tensors(t, x)
+    }
+
+    /// [`inference::MlpInference`]: the same forward pass on copied weights, without tensors.
+    fn inference(&self) -> anyhow::Result<Option<Box<dyn ScoreInference + '_>>> {
+        Ok(inference::MlpInference::new(self)?.map(|m| Box::new(m) as Box<dyn ScoreInference>))
+    }
+}
+
+impl ScoreMlp {
+    /// The forward pass in candle's tensor operations (any device and dtype).
+    pub fn score_tensors(&self, t: &Tensor, x: &Tensor) -> nsamp_core::candle::Result<Tensor> {
         let e = self.embed(t, x)?;
         let mut h = self
             .input
@@ -75,11 +138,6 @@ impl ScoreModel for ScoreMlp {
             h = (&h + b.forward(&h)?.apply(&nsamp_core::nn::gelu::gelu_erf)?)?;
         }
         self.output.forward(&h)
-    }
-
-    /// [`inference::MlpInference`]: the same forward pass on copied weights, without tensors.
-    fn inference(&self) -> anyhow::Result<Option<Box<dyn ScoreInference + '_>>> {
-        Ok(inference::MlpInference::new(self)?.map(|m| Box::new(m) as Box<dyn ScoreInference>))
     }
 }
 
@@ -99,6 +157,13 @@ impl Model for ScoreMlp {
 
 impl ModelConfig for ScoreMlpConfig {
     fn build(&self, shape: &ModelShape, vb: VarBuilder) -> anyhow::Result<Box<dyn Model>> {
+        Ok(Box::new(self.init(shape, vb)?))
+    }
+}
+
+impl ScoreMlpConfig {
+    /// The network for `shape`, its parameters from `vb`.
+    pub fn init(&self, shape: &ModelShape, vb: VarBuilder) -> anyhow::Result<ScoreMlp> {
         anyhow::ensure!(
             (2..=1 << 16).contains(&self.embedding) && self.embedding.is_multiple_of(2),
             "ScoreMlp: `embedding` must be even and between 2 and 65536, got {}",
@@ -121,7 +186,7 @@ impl ModelConfig for ScoreMlpConfig {
         let params = ((d + 1) * self.embedding + 1) * self.hidden
             + self.blocks * (self.hidden + 1) * self.hidden
             + (self.hidden + 1) * d;
-        Ok(Box::new(ScoreMlp {
+        Ok(ScoreMlp {
             freqs,
             input,
             blocks,
@@ -130,7 +195,7 @@ impl ModelConfig for ScoreMlpConfig {
             t_scale: self.t_scale,
             dim: d,
             params,
-        }))
+        })
     }
 }
 

@@ -138,7 +138,8 @@ const FLOWS: [Workload; 4] = [
 
 /// Seconds of each of `timed` training steps of `w` after `warmup` untimed ones: batch, loss
 /// (Monte Carlo score, AIS, inner fits: whatever the objective does), forward, backward, clip,
-/// Adam (the trainer's own code path).
+/// Adam (the trainer's own code path, [`train::step_once`] on rayon's pool as `train` runs it;
+/// without the objective's `after_step`).
 fn step_seconds(w: &Workload, warmup: u64, timed: u64) -> anyhow::Result<Vec<f64>> {
     let mut asm = Assembled::new(w.recipe()?)?;
     let vm: VarMap = asm
@@ -153,9 +154,8 @@ fn step_seconds(w: &Workload, warmup: u64, timed: u64) -> anyhow::Result<Vec<f64
     let mut times = Vec::new();
     for step in 0..warmup + timed {
         let t = Instant::now();
-        let out = objective.loss(step, &cx)?;
-        let _loss = out.loss.to_scalar::<f32>()?;
-        trainer.step(&out.loss)?;
+        nsamp_core::threads::on_pool(|| train::step_once(objective, Some(&mut trainer), &cx, step))
+            .map_err(|e| e.with_last(f64::NAN, f64::NAN))?;
         if step >= warmup {
             times.push(t.elapsed().as_secs_f64());
         }
