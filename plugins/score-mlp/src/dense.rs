@@ -290,6 +290,11 @@ mod tests {
             / scale
     }
 
+    /// The gradients of sum(c * y).
+    fn weighted_grads(y: Tensor, c: &Tensor) -> nsamp_core::candle::backprop::GradStore {
+        (y * c).unwrap().sum_all().unwrap().backward().unwrap()
+    }
+
     /// Values and all three gradients against candle's matmul + bias + GELU, on widths that take
     /// the tiled kernel (multiples of 64) and widths that do not, rows not a multiple of the block.
     #[test]
@@ -303,13 +308,8 @@ mod tests {
                     max_rel(&ours, &theirs) < 1e-5,
                     "values ({n},{k},{m}) {act:?}"
                 );
-                let g1 = (ours * &c).unwrap().sum_all().unwrap().backward().unwrap();
-                let g2 = (theirs * &c)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
+                let g1 = weighted_grads(ours, &c);
+                let g2 = weighted_grads(theirs, &c);
                 for v in [&x, &w, &b] {
                     let r = max_rel(g1.get(v).unwrap(), g2.get(v).unwrap());
                     assert!(r < 1e-5, "gradient ({n},{k},{m}) {act:?}: {r}");
@@ -325,7 +325,7 @@ mod tests {
         let (n, k, m) = (12, 64, 64);
         let (x, w, b, c) = setup(n, k, m);
         let y = dense(x.as_tensor(), w.as_tensor(), b.as_tensor(), Act::Gelu).unwrap();
-        let grads = (y * &c).unwrap().sum_all().unwrap().backward().unwrap();
+        let grads = weighted_grads(y, &c);
         let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let ws = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let bs = b.to_vec1::<f32>().unwrap();
@@ -432,10 +432,10 @@ mod tests {
         let (x, w, b, c) = setup(20, 64, 64);
         let plain = x.as_tensor().detach();
         let y = dense(&plain, w.as_tensor(), b.as_tensor(), Act::Gelu).unwrap();
-        let g = (y * &c).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = weighted_grads(y, &c);
         assert!(g.get(&plain).is_none());
         let y2 = dense(x.as_tensor(), w.as_tensor(), b.as_tensor(), Act::Gelu).unwrap();
-        let g2 = (y2 * &c).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = weighted_grads(y2, &c);
         for v in [&w, &b] {
             let a = g
                 .get(v)
@@ -466,7 +466,7 @@ mod tests {
             pool.install(|| {
                 let (x, w, b, c) = setup(300, 128, 128);
                 let y = dense(x.as_tensor(), w.as_tensor(), b.as_tensor(), Act::Gelu).unwrap();
-                let g = (&y * &c).unwrap().sum_all().unwrap().backward().unwrap();
+                let g = weighted_grads(y.clone(), &c);
                 let mut out = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
                 for v in [&x, &w, &b] {
                     out.extend(
@@ -513,13 +513,8 @@ mod tests {
             let ours = net.score(&t, &x).unwrap();
             let theirs = net.score_tensors(&t, &x).unwrap();
             assert!(max_rel(&ours, &theirs) < 1e-5, "values, dim {dim}");
-            let g1 = (ours * &c).unwrap().sum_all().unwrap().backward().unwrap();
-            let g2 = (theirs * &c)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let g1 = weighted_grads(ours, &c);
+            let g2 = weighted_grads(theirs, &c);
             let vars = vm.all_vars();
             assert_eq!(vars.len(), 2 * (cfg.blocks + 2));
             for v in &vars {
@@ -538,7 +533,7 @@ mod tests {
     fn second_order_fails_loudly() {
         let (x, w, b, c) = setup(8, 64, 64);
         let y = dense(x.as_tensor(), w.as_tensor(), b.as_tensor(), Act::Gelu).unwrap();
-        let g = (y * &c).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = weighted_grads(y, &c);
         let gx = g.get(&x).unwrap();
         assert!(gx.sqr().unwrap().sum_all().unwrap().backward().is_err());
     }
