@@ -4,11 +4,11 @@
 //!   backward: g_z = g_y act'(z),  dW = g_z^T x,  db = sum_rows g_z,  dx = g_z W,
 //! where dx is computed only when x carries a gradient (the input layer's embedding does not:
 //! candle's matmul backward always forms that (n, (d + 1) E) product). Products go through
-//! [`crate::matmul::matmul`] (the inference path's AVX-512 register tiles) in fixed blocks of rows
+//! `matmul::matmul` (the inference path's AVX-512 register tiles) in fixed blocks of rows
 //! on rayon, so the result does not depend on the thread count. Agrees with candle's
 //! `Linear` + GELU to float rounding, not bit for bit.
 //!
-//! First order only: the gradients are guarded by [`SecondOrderGuard`], whose own backward is an
+//! First order only: the gradients are guarded by `SecondOrderGuard`, whose own backward is an
 //! error, so differentiating them again fails loudly instead of giving a silent zero (DESIGN.md,
 //! "Facts about candle").
 

@@ -3,7 +3,7 @@
 //! across calls, rows processed in blocks of [`ROWS`] on rayon's pool (one block's activations
 //! stay in cache through all layers).
 //!
-//! Same network as [`ScoreMlp::score`]: with e(v) = [sin(v f), cos(v f)] and W_in = [W_x | W_t]
+//! Same network as `ScoreMlp::score`: with e(v) = [sin(v f), cos(v f)] and W_in = [W_x | W_t]
 //! split into the x-coordinates' columns and t's,
 //!   h_0 = GELU(e(x) W_x^T + c(t)),  c(t) = e(t t_scale) W_t^T + b_in   (one c per call: t is
 //!   shared by the rows),

@@ -5,6 +5,10 @@
 //! the (d + 1) embeddings are concatenated -> Linear((d+1)E, H) + GELU -> `blocks` residual blocks
 //! h <- h + GELU(Linear(H, H) h) -> Linear(H, d). The output is the score itself.
 //! With d = 2, E = H = 128, 3 blocks: 99,074 parameters.
+//!
+//! Three paths compute it: [`dense`] for training on the CPU (one op per layer, hand-written
+//! backward), [`inference`] for the reverse SDE (no graph), and `score_tensors` (candle's ops, any
+//! device); they agree to float rounding.
 
 use nsamp_core::candle::{Module, Tensor, D};
 use nsamp_core::candle_nn::{linear, Linear, VarBuilder};
