@@ -280,14 +280,19 @@ mod tests {
     }
 
     fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
-        let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let a = flat(a);
+        let b = flat(b);
         assert_eq!(a.len(), b.len());
         let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
         a.iter()
             .zip(&b)
             .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
             / scale
+    }
+
+    /// The values of a tensor, flattened.
+    fn flat(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
     }
 
     /// The gradients of sum(c * y).
@@ -326,10 +331,10 @@ mod tests {
         let (x, w, b, c) = setup(n, k, m);
         let y = dense(x.as_tensor(), w.as_tensor(), b.as_tensor(), Act::Gelu).unwrap();
         let grads = weighted_grads(y, &c);
-        let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let ws = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let xs = flat(&x);
+        let ws = flat(&w);
         let bs = b.to_vec1::<f32>().unwrap();
-        let cs = c.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let cs = flat(&c);
         let gelu = |z: f64| z * 0.5 * (1.0 + libm_erf(z / 2f64.sqrt()));
         let loss = |xs: &[f32],
                     ws: &[f32],
@@ -359,20 +364,8 @@ mod tests {
         }
         let none = (usize::MAX, 0.0);
         let h = 1e-4;
-        let gx = grads
-            .get(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let gw = grads
-            .get(&w)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let gx = flat(grads.get(&x).unwrap());
+        let gw = flat(grads.get(&w).unwrap());
         let gb = grads.get(&b).unwrap().to_vec1::<f32>().unwrap();
         for idx in [0, 17, 63, 200, 700] {
             let fd = (loss(&xs, &ws, &bs, none, (idx, h), none)
@@ -437,20 +430,8 @@ mod tests {
         let y2 = dense(x.as_tensor(), w.as_tensor(), b.as_tensor(), Act::Gelu).unwrap();
         let g2 = weighted_grads(y2, &c);
         for v in [&w, &b] {
-            let a = g
-                .get(v)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            let bb = g2
-                .get(v)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
+            let a = flat(g.get(v).unwrap());
+            let bb = flat(g2.get(v).unwrap());
             assert_eq!(a, bb);
         }
     }
@@ -467,16 +448,9 @@ mod tests {
                 let (x, w, b, c) = setup(300, 128, 128);
                 let y = dense(x.as_tensor(), w.as_tensor(), b.as_tensor(), Act::Gelu).unwrap();
                 let g = weighted_grads(y.clone(), &c);
-                let mut out = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let mut out = flat(&y);
                 for v in [&x, &w, &b] {
-                    out.extend(
-                        g.get(v)
-                            .unwrap()
-                            .flatten_all()
-                            .unwrap()
-                            .to_vec1::<f32>()
-                            .unwrap(),
-                    );
+                    out.extend(flat(g.get(v).unwrap()));
                 }
                 out
             })
