@@ -12,7 +12,7 @@
 //! error, so differentiating them again fails loudly instead of giving a silent zero (DESIGN.md,
 //! "Facts about candle").
 
-use crate::inference::ROWS;
+use crate::inference::{transpose_cols, ROWS};
 use crate::matmul::{matmul, matmul_lhs_t};
 use nsamp_core::candle::{
     bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor,
@@ -71,22 +71,6 @@ fn with_f32s<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     f(f32s(cpu, l, "a tensor")?)
 }
 
-/// `src` (rows, cols) row-major, transposed to (cols, rows), in 16 x 16 tiles.
-fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const T: usize = 16;
-    let mut t = vec![0f32; rows * cols];
-    for r0 in (0..rows).step_by(T) {
-        for c0 in (0..cols).step_by(T) {
-            for r in r0..(r0 + T).min(rows) {
-                for c in c0..(c0 + T).min(cols) {
-                    t[c * rows + r] = src[r * cols + c];
-                }
-            }
-        }
-    }
-    t
-}
-
 impl CustomOp3 for Dense {
     fn name(&self) -> &'static str {
         "nsamp-score-mlp-dense"
@@ -112,7 +96,7 @@ impl CustomOp3 for Dense {
             );
         }
         let (x, w, b) = (f32s(s1, l1, "x")?, f32s(s2, l2, "W")?, f32s(s3, l3, "b")?);
-        let wt = transpose(w, m, k);
+        let wt = transpose_cols(w, m, k, 0..k);
         let mut z = vec![0f32; n * m];
         let mut y = vec![0f32; if self.act == Act::Gelu { n * m } else { 0 }];
         let affine = |zb: &mut [f32], xb: &[f32]| {

@@ -35,7 +35,12 @@ fn weight(w: &Tensor) -> anyhow::Result<(Vec<f32>, usize, usize)> {
 }
 
 /// Columns `cols` of the (out, in) matrix `w`, transposed to (cols.len(), out) row-major.
-fn transpose_cols(w: &[f32], out: usize, inp: usize, cols: std::ops::Range<usize>) -> Vec<f32> {
+pub(crate) fn transpose_cols(
+    w: &[f32],
+    out: usize,
+    inp: usize,
+    cols: std::ops::Range<usize>,
+) -> Vec<f32> {
     let mut t = Vec::with_capacity(cols.len() * out);
     for c in cols {
         t.extend((0..out).map(|o| w[o * inp + c]));
