@@ -47,6 +47,12 @@ pub trait Metric: Send + Sync {
     fn max_samples(&self) -> Option<usize> {
         None
     }
+    /// Whether the metric scores the evaluation's wide set (`eval.tvd_samples` rows against as
+    /// many reference rows) instead of the `eval.samples` set: the nsamp protocol's histogram
+    /// TVDs, whose noise at 1,000 rows hides the differences between samplers.
+    fn wide_set(&self) -> bool {
+        false
+    }
     /// Computes the metric.
     fn compute(&self, input: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>>;
 }

@@ -114,9 +114,11 @@ def evaluate(
     overrides: Optional[Overrides] = None,
     reference: Optional["os.PathLike[str] | str"] = None,
 ) -> Dict[str, Any]:
-    """Scores ``samples`` under the recipe's evaluation protocol (reference, metrics, exact floor):
-    the dict ``nsamp eval RECIPE --samples FILE --json`` prints (``samples``, ``metrics``,
-    ``exact_floor``, ``n_samples``, ``n_reference``, ``reference``), with ``samples`` set to
+    """Scores ``samples`` under the recipe's evaluation protocol (reference, metrics, floor) as a
+    run does (the first ``eval.samples`` rows; the nsamp-protocol TVDs the first
+    ``eval.tvd_samples`` rows): the dict ``nsamp eval RECIPE --samples FILE --json`` prints
+    (``samples``, ``metrics``, ``exact_floor``, ``split_half_floor``, ``n_samples``,
+    ``n_reference``, ``tvd_samples``, ``tvd_reference``, ``reference``), with ``samples`` set to
     ``"<array>"``. ``reference`` replaces the recipe's reference with an ``.npy`` file."""
 
 def run(

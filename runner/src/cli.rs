@@ -123,7 +123,8 @@ pub enum Command {
     Eval {
         /// A recipe (.ron) or a run directory.
         source: PathBuf,
-        /// Samples to score (.npy, n x d, data units, float32/float64). Default: RUN_DIR/samples.npy.
+        /// Samples to score (.npy, n x d, data units, float32/float64; as a run: the first
+        /// eval.samples rows, the TVDs the first eval.tvd_samples). Default: RUN_DIR/samples.npy.
         #[arg(long)]
         samples: Option<PathBuf>,
         /// Reference set (.npy) instead of the recipe's.

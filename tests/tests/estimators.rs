@@ -202,6 +202,7 @@ fn mc_score_sde_samples_gmm40_near_the_exact_floor() {
             .iter()
             .map(|m| Spec::from_ron(m).unwrap())
             .collect(),
+        tvd_samples: 10_000,
         exact_floor: true,
     };
     let silent = &mut nsamp_core::experiment::Silent;

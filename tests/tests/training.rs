@@ -32,6 +32,7 @@ fn short_idem_run_metrics_snapshot() {
         "metrics": round(&m["metrics"], 3),
         "exact_floor": round(&m["exact_floor"], 3),
         "energy_evals": m["energy_evals"],
+        "tvd_set": [m["eval_protocol"]["tvd_samples"], m["eval_protocol"]["tvd_reference"]],
     });
     insta::assert_json_snapshot!("short_idem_run", pinned);
     std::fs::remove_dir_all(&dir).ok();

@@ -1,8 +1,14 @@
 //! The evaluation context of a run, built once: the reference set (centre-of-mass free for
 //! particles), its energies, the metric objects and, for flows, the reference's log q. The
-//! evaluations before and after the corrector and the exact floor all score against it.
+//! evaluations before and after the corrector and the floor all score against it.
+//!
+//! Two sets per side: the `eval.samples` set that every metric scores, and the wide set of
+//! `eval.tvd_samples` rows for the nsamp protocol's histogram TVDs ([`Metric::wide_set`]). The
+//! wide set's first rows are the narrow set, so adding it moves no other figure: an exact
+//! reference is extended with rows from a second stream of `reference_seed`, a file or MCMC
+//! reference serves all its rows to both.
 
-use super::reference::ReferenceSet;
+use super::reference::{Reference, ReferenceSet};
 use super::EvalSettings;
 use crate::experiment::observer::Observer;
 use crate::metric::{Metric, MetricInput, ModelDensity};
@@ -20,8 +26,39 @@ pub struct EvalContext {
     metrics: Vec<Box<dyn Metric>>,
     reference: Vec<f32>,
     reference_energy: Vec<f32>,
+    /// The wide reference's rows beyond `reference` and their energies (an exact reference
+    /// extended to `eval.tvd_samples` rows); empty otherwise.
+    extra_reference: Vec<f32>,
+    extra_reference_energy: Vec<f32>,
+    /// Sampler rows the wide metrics score (0: no wider set).
+    wide_rows: usize,
     /// Where the reference came from.
     pub description: String,
+}
+
+/// Which floor a run reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloorKind {
+    /// Fresh exact samples of the target against the reference.
+    Exact,
+    /// The second half of the reference set against its first half (targets without an exact
+    /// sampler): what a sampler as good as the reference's own sampler scores.
+    SplitHalf,
+}
+
+/// The floor's metrics and which floor it is.
+#[derive(Debug, Clone)]
+pub struct Floor {
+    /// Exact samples or the reference's held-out half.
+    pub kind: FloorKind,
+    /// The metrics (the wide metrics on a wide set when the scored samples had one).
+    pub metrics: Metrics,
+}
+
+/// One side's rows as a metric reads them.
+struct Side<'a> {
+    rows: &'a [f32],
+    energy: &'a [f32],
 }
 
 /// E(x) of each row, counted on `target`.
@@ -30,7 +67,8 @@ pub fn counted_energies(target: &CountedTarget, x: &[f32]) -> anyhow::Result<Vec
 }
 
 impl EvalContext {
-    /// Builds the metrics, loads (or draws and caches) the reference and computes its energies.
+    /// Builds the metrics, loads (or draws and caches) the reference and computes its energies,
+    /// and the wide set of `eval.tvd_samples` rows where a wide metric asks for it.
     /// `target` is the run's target: the context counts its own evaluations on a fresh counter.
     pub fn new(
         target: &CountedTarget,
@@ -39,6 +77,8 @@ impl EvalContext {
         obs: &mut dyn Observer,
     ) -> anyhow::Result<Self> {
         let metrics = settings.build_metrics(target.inner())?;
+        let wants_wide =
+            metrics.iter().any(|m| m.wide_set()) && settings.tvd_samples > settings.samples;
         // `load` reports a missing file or exact sampler itself (callers that want to fail before
         // any work call `Reference::check` first); an MCMC draw counts on its own counter.
         let set = settings.reference.load(
@@ -48,10 +88,37 @@ impl EvalContext {
             settings.reference_seed,
             obs,
         )?;
-        Self::with_reference(target, metrics, set)
+        let mut cx = Self::with_reference(target, metrics, set)?;
+        if wants_wide {
+            match settings.reference {
+                Reference::Exact => {
+                    let extra = super::reference::exact_extension(
+                        target,
+                        settings.tvd_samples - settings.samples,
+                        settings.reference_seed,
+                    )?;
+                    cx.extra_reference_energy = counted_energies(&cx.target, &extra)?;
+                    cx.extra_reference = extra;
+                    cx.wide_rows = settings.tvd_samples;
+                }
+                // A file or MCMC set serves all its rows to both sets: as many sampler rows as
+                // it has, up to tvd_samples, and never fewer than eval.samples.
+                _ => {
+                    cx.wide_rows = settings
+                        .tvd_samples
+                        .min(cx.n_reference())
+                        .max(settings.samples);
+                    if cx.wide_rows == settings.samples {
+                        cx.wide_rows = 0;
+                    }
+                }
+            }
+        }
+        Ok(cx)
     }
 
-    /// The context of given metrics and a given reference set (its energies computed here).
+    /// The context of given metrics and a given reference set (its energies computed here); no
+    /// wide set: every metric scores the rows it is given against `set`.
     pub fn with_reference(
         target: &CountedTarget,
         metrics: Vec<Box<dyn Metric>>,
@@ -79,6 +146,9 @@ impl EvalContext {
             metrics,
             reference,
             reference_energy,
+            extra_reference: Vec::new(),
+            extra_reference_energy: Vec::new(),
+            wide_rows: 0,
             description,
         })
     }
@@ -96,6 +166,17 @@ impl EvalContext {
     /// Reference rows.
     pub fn n_reference(&self) -> usize {
         self.reference.len() / self.target.dim()
+    }
+
+    /// Sampler rows the wide metrics want (the nsamp protocol's TVDs at `eval.tvd_samples`);
+    /// 0 when there is no wider set than `eval.samples`.
+    pub fn wide_rows(&self) -> usize {
+        self.wide_rows
+    }
+
+    /// Reference rows of the wide set (the narrow reference when there is no wider one).
+    pub fn n_wide_reference(&self) -> usize {
+        (self.reference.len() + self.extra_reference.len()) / self.target.dim()
     }
 
     /// Energy evaluations the evaluation has spent (the reference's energies once, then each
@@ -119,21 +200,62 @@ impl EvalContext {
         })
     }
 
-    /// Every metric of `samples` against the reference, plus `mean_energy`.
+    /// Every metric of `samples` against the reference, plus `mean_energy` (no wide set: the
+    /// wide metrics score `samples` against the `eval.samples` reference).
     pub fn score(
         &self,
         samples: &[f32],
         density: Option<&ModelDensity>,
     ) -> anyhow::Result<Metrics> {
-        self.score_with_energies(samples, None, density)
+        self.score_with(samples, None, None, density)
     }
 
-    /// [`Self::score`] with the samples' energies given where they are already known (a flow's
-    /// raw samples, whose energies the density metrics computed).
-    pub fn score_with_energies(
+    /// Every metric: the narrow ones of `samples` (their energies given where already known, a
+    /// flow's raw samples), the wide ones of `wide` (whose first rows are `samples`) against the
+    /// wide reference when given, plus `mean_energy` of `samples`.
+    pub fn score_with(
         &self,
         samples: &[f32],
         energies: Option<&[f32]>,
+        wide: Option<&[f32]>,
+        density: Option<&ModelDensity>,
+    ) -> anyhow::Result<Metrics> {
+        let wide_reference;
+        let (reference, wide_ref) = (
+            Side {
+                rows: &self.reference,
+                energy: &self.reference_energy,
+            },
+            if self.extra_reference.is_empty() {
+                None
+            } else {
+                wide_reference = (
+                    [&self.reference[..], &self.extra_reference].concat(),
+                    [&self.reference_energy[..], &self.extra_reference_energy].concat(),
+                );
+                Some(Side {
+                    rows: &wide_reference.0,
+                    energy: &wide_reference.1,
+                })
+            },
+        );
+        self.score_against(
+            &reference,
+            wide_ref.as_ref(),
+            samples,
+            energies,
+            wide,
+            density,
+        )
+    }
+
+    fn score_against(
+        &self,
+        reference: &Side<'_>,
+        wide_reference: Option<&Side<'_>>,
+        samples: &[f32],
+        energies: Option<&[f32]>,
+        wide: Option<&[f32]>,
         density: Option<&ModelDensity>,
     ) -> anyhow::Result<Metrics> {
         let dim = self.target.dim();
@@ -141,46 +263,67 @@ impl EvalContext {
             samples.len().is_multiple_of(dim) && !samples.is_empty(),
             "no samples to evaluate"
         );
-        let centred;
-        let samples = match self.target.inner().particles() {
-            Some(p) => {
-                let mut c = samples.to_vec();
-                remove_mean(&mut c, p.n, p.spatial_dim);
-                centred = c;
-                &centred[..]
-            }
-            None => samples,
-        };
+        let samples = self.centred(samples);
         // Centring changes no energy, so energies of the rows as given serve.
-        let computed;
         let se = match energies {
             Some(e) => {
                 anyhow::ensure!(
                     e.len() * dim == samples.len(),
                     "energies do not match samples"
                 );
-                e
+                e.to_vec()
             }
-            None => {
-                computed = counted_energies(&self.target, samples)?;
-                &computed[..]
-            }
+            None => counted_energies(&self.target, &samples)?,
         };
-        let input = MetricInput {
-            samples,
-            reference: &self.reference,
+        // The wide set: its first rows are `samples`, whose energies are known.
+        let wide = match wide {
+            Some(w) if w.len() > samples.len() => {
+                anyhow::ensure!(
+                    w.len().is_multiple_of(dim),
+                    "the wide set must hold whole rows"
+                );
+                let w = self.centred(w);
+                anyhow::ensure!(
+                    w[..samples.len()] == samples[..],
+                    "the wide set must begin with the scored samples"
+                );
+                let mut e = se.clone();
+                e.extend(counted_energies(&self.target, &w[samples.len()..])?);
+                Some((w, e))
+            }
+            _ => None,
+        };
+        let narrow = MetricInput {
+            samples: &samples,
+            reference: reference.rows,
             dim,
-            sample_energy: se,
-            reference_energy: &self.reference_energy,
+            sample_energy: &se,
+            reference_energy: reference.energy,
             target: self.target.inner(),
             density,
         };
+        let wide_input = wide.as_ref().map(|(w, e)| {
+            let r = wide_reference.unwrap_or(reference);
+            MetricInput {
+                samples: w,
+                reference: r.rows,
+                dim,
+                sample_energy: e,
+                reference_energy: r.energy,
+                target: self.target.inner(),
+                density,
+            }
+        });
         let mut out = BTreeMap::new();
         for m in &self.metrics {
             if m.needs_density() && density.is_none() {
                 continue;
             }
-            out.extend(m.compute(&input)?);
+            let input = match (&wide_input, m.wide_set()) {
+                (Some(w), true) => w,
+                _ => &narrow,
+            };
+            out.extend(m.compute(input)?);
         }
         let finite: Vec<f64> = se
             .iter()
@@ -194,13 +337,85 @@ impl EvalContext {
         Ok(out)
     }
 
-    /// The exact floor: the same metrics for `n` fresh exact samples (None without an exact
-    /// sampler).
-    pub fn exact_floor(&self, n: usize, streams: &RngStreams) -> anyhow::Result<Option<Metrics>> {
-        let mut rng = streams.stream("exact-floor", 0);
-        match self.target.inner().exact_sample(n, &mut rng) {
-            Some(fresh) => Ok(Some(self.score(&fresh, None)?)),
-            None => Ok(None),
+    /// The rows centre-of-mass free for particle targets, as given otherwise.
+    fn centred(&self, x: &[f32]) -> Vec<f32> {
+        let mut c = x.to_vec();
+        if let Some(p) = self.target.inner().particles() {
+            remove_mean(&mut c, p.n, p.spatial_dim);
         }
+        c
+    }
+
+    /// The exact floor: the same metrics for `n` fresh exact samples, the wide ones for
+    /// `n_wide` (when above `n`: the `n` rows and further rows of a second stream, so the
+    /// narrow figures do not depend on `n_wide`). None without an exact sampler.
+    pub fn exact_floor(
+        &self,
+        n: usize,
+        n_wide: usize,
+        streams: &RngStreams,
+    ) -> anyhow::Result<Option<Metrics>> {
+        let mut rng = streams.stream("exact-floor", 0);
+        let Some(fresh) = self.target.inner().exact_sample(n, &mut rng) else {
+            return Ok(None);
+        };
+        let wide = if n_wide > n {
+            let mut rng = streams.stream("exact-floor", 1);
+            let extra = self
+                .target
+                .inner()
+                .exact_sample(n_wide - n, &mut rng)
+                .ok_or_else(|| anyhow::anyhow!("the exact sampler drew no rows"))?;
+            Some([&fresh[..], &extra].concat())
+        } else {
+            None
+        };
+        Ok(Some(self.score_with(
+            &fresh,
+            None,
+            wide.as_deref(),
+            None,
+        )?))
+    }
+
+    /// The split-half floor of a target without an exact sampler: the reference's second half
+    /// (its first `n` rows for the narrow metrics, `n_wide` for the wide ones, at most the
+    /// half) scored against its first half. None for a reference of fewer than 2 rows.
+    pub fn split_half_floor(&self, n: usize, n_wide: usize) -> anyhow::Result<Option<Metrics>> {
+        let dim = self.target.dim();
+        let half = self.n_reference() / 2;
+        if half == 0 {
+            return Ok(None);
+        }
+        let (a, b) = self.reference.split_at(half * dim);
+        let (ea, eb) = self.reference_energy.split_at(half);
+        let first = Side {
+            rows: a,
+            energy: ea,
+        };
+        let (n, n_wide) = (n.min(half), n_wide.min(half));
+        let wide = (n_wide > n).then(|| &b[..n_wide * dim]);
+        self.score_against(&first, None, &b[..n * dim], Some(&eb[..n]), wide, None)
+            .map(Some)
+    }
+
+    /// The floor of `n` scored samples (`n_wide` in the wide set; 0 for none): exact samples
+    /// where the target has an exact sampler, else the reference's split halves.
+    pub fn floor(
+        &self,
+        n: usize,
+        n_wide: usize,
+        streams: &RngStreams,
+    ) -> anyhow::Result<Option<Floor>> {
+        if let Some(metrics) = self.exact_floor(n, n_wide, streams)? {
+            return Ok(Some(Floor {
+                kind: FloorKind::Exact,
+                metrics,
+            }));
+        }
+        Ok(self.split_half_floor(n, n_wide)?.map(|metrics| Floor {
+            kind: FloorKind::SplitHalf,
+            metrics,
+        }))
     }
 }

@@ -8,7 +8,7 @@
 pub mod context;
 pub mod reference;
 
-pub use context::{EvalContext, Metrics};
+pub use context::{EvalContext, Floor, FloorKind, Metrics};
 pub use reference::Reference;
 
 use crate::experiment::observer::Observer;
@@ -28,6 +28,9 @@ fn default_samples() -> usize {
 fn default_true() -> bool {
     true
 }
+fn default_tvd_samples() -> usize {
+    10_000
+}
 
 /// The evaluation settings of a recipe.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,9 +46,16 @@ pub struct EvalSettings {
     /// same reference whatever its own seed.
     #[serde(default)]
     pub reference_seed: u64,
+    /// Rows of the nsamp protocol's histogram TVDs (`E-TVD`, `S-TVD`, `D-TVD`): that many
+    /// sampler draws against as many reference rows (an exact reference is extended with further
+    /// exact draws; a file or MCMC reference gives at most its own rows). The other metrics
+    /// score `samples` rows. At or below `samples`, the TVDs score the `samples` set.
+    #[serde(default = "default_tvd_samples")]
+    pub tvd_samples: usize,
     /// Metrics to report.
     pub metrics: Vec<Spec<families::Metric>>,
-    /// Also report the exact floor (targets with an exact sampler).
+    /// Also report the floor: the same metrics for fresh exact samples (targets with an exact
+    /// sampler), else for one half of the reference set against the other half.
     #[serde(default = "default_true")]
     pub exact_floor: bool,
 }
@@ -118,23 +128,34 @@ pub fn par_energies(
     Ok(e)
 }
 
-/// Metrics of a sampler's output, and the exact floor.
+/// Metrics of a sampler's output, and the floor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Evaluation {
     /// Metric name -> value.
     pub metrics: Metrics,
     /// The same metrics for a fresh exact sample of the same size (None without exact sampler).
     pub exact_floor: Option<Metrics>,
+    /// Without an exact sampler: the reference's second half against its first half.
+    #[serde(default)]
+    pub split_half_floor: Option<Metrics>,
     /// Samples scored.
     pub n_samples: usize,
     /// Reference rows.
     pub n_reference: usize,
+    /// Samples the nsamp protocol's TVDs scored.
+    #[serde(default)]
+    pub tvd_samples: usize,
+    /// Reference rows of those TVDs.
+    #[serde(default)]
+    pub tvd_reference: usize,
     /// Where the reference came from.
     pub reference: String,
 }
 
-/// Scores `samples` under the recipe's protocol, with the exact floor where the settings ask
-/// for it (`nsamp eval` of a sample file; a run builds its [`EvalContext`] once instead).
+/// Scores `samples` under the recipe's protocol as a run does (its first `eval.samples` rows;
+/// the TVDs its first `eval.tvd_samples` rows where it has more), with the floor where the
+/// settings ask for it (`nsamp eval` of a sample file; a run builds its [`EvalContext`] once
+/// instead).
 pub fn evaluate(
     target: &CountedTarget,
     target_ron: &str,
@@ -144,18 +165,37 @@ pub fn evaluate(
     obs: &mut dyn Observer,
 ) -> anyhow::Result<Evaluation> {
     let cx = EvalContext::new(target, target_ron, settings, obs)?;
-    let n = samples.len() / target.dim();
-    let metrics = cx.score(samples, None)?;
-    let exact_floor = if settings.exact_floor {
-        cx.exact_floor(n, floor_streams)?
+    let dim = target.dim();
+    let rows = samples.len() / dim;
+    let n = rows.min(settings.samples);
+    let n_wide = rows.min(cx.wide_rows());
+    let wide = (n_wide > n).then(|| &samples[..n_wide * dim]);
+    let metrics = cx.score_with(&samples[..n * dim], None, wide, None)?;
+    let floor = if settings.exact_floor {
+        cx.floor(n, if wide.is_some() { n_wide } else { 0 }, floor_streams)?
     } else {
         None
+    };
+    let (exact_floor, split_half_floor) = match floor {
+        Some(Floor {
+            kind: FloorKind::Exact,
+            metrics,
+        }) => (Some(metrics), None),
+        Some(Floor { metrics, .. }) => (None, Some(metrics)),
+        None => (None, None),
     };
     Ok(Evaluation {
         metrics,
         exact_floor,
+        split_half_floor,
         n_samples: n,
         n_reference: cx.n_reference(),
+        tvd_samples: if wide.is_some() { n_wide } else { n },
+        tvd_reference: if wide.is_some() {
+            cx.n_wide_reference()
+        } else {
+            cx.n_reference()
+        },
         reference: cx.description.clone(),
     })
 }

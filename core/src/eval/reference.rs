@@ -167,6 +167,17 @@ impl Reference {
     }
 }
 
+/// The rows of an exact reference beyond its first `eval.samples` (the wide set of the nsamp
+/// protocol's TVDs): `n` exact samples from `RngStreams::new(seed).stream("reference", 1)`,
+/// a stream apart from the first rows' so these do not change.
+pub fn exact_extension(target: &CountedTarget, n: usize, seed: u64) -> anyhow::Result<Vec<f32>> {
+    let mut rng: Rng = RngStreams::new(seed).stream("reference", 1);
+    target
+        .inner()
+        .exact_sample(n, &mut rng)
+        .ok_or_else(|| anyhow::anyhow!(NO_EXACT))
+}
+
 /// Where a cached set lives: its cache key's text and the .npy path (the .json beside it).
 struct CacheEntry {
     key: String,

@@ -114,8 +114,9 @@ pub struct CurvePoint {
 }
 
 impl Experiment {
-    /// Loads each snapshot into the model and scores eval.samples samples drawn from it with
-    /// the final evaluation's stream, against `cx` (built once for the recipe: one reference).
+    /// Loads each snapshot into the model and scores eval.samples samples (the TVDs
+    /// eval.tvd_samples) drawn from it with the final evaluation's streams, against `cx` (built
+    /// once for the recipe: one reference).
     pub fn score_snapshots(
         &mut self,
         snapshots: &[Snapshot],
@@ -131,9 +132,9 @@ impl Experiment {
             self.parts.load_checkpoint(&s.file)?;
             obs.log(&format!("scoring the weights after step {}", s.step));
             let evals = self.parts.target.evals();
-            let drawn = self.sample_and_correct(evals, obs)?;
+            let drawn = self.sample_and_correct(evals, cx.wide_rows(), obs)?;
             let density = self.density(cx, &drawn)?;
-            let metrics = cx.score(&drawn.samples.x, density.as_ref())?;
+            let metrics = cx.score_with(drawn.narrow(), None, drawn.wide(), density.as_ref())?;
             out.push(CurvePoint {
                 snapshot: s.clone(),
                 metrics,

@@ -8,9 +8,11 @@
 //! 2. training (trained methods): the objective's initialisation, then `train.steps` steps,
 //!    checkpoints every `train.checkpoint_every` steps and at the end;
 //! 3. sampling: `eval.samples` x k samples (k: the corrector's proposals per sample), then the
-//!    corrector, if any;
-//! 4. evaluation of the final samples, of the sampler's own first `eval.samples` rows when a
-//!    corrector ran, and the exact floor, all against the one context.
+//!    corrector, if any; then, for the nsamp protocol's TVDs, the rows up to `eval.tvd_samples`
+//!    from streams of their own (so the first `eval.samples` rows, and every other metric, do
+//!    not depend on it);
+//! 4. evaluation of the final samples, of the sampler's own output when a corrector ran, and
+//!    the floor (exact samples, else the reference's split halves), all against the one context.
 
 pub mod assemble;
 pub mod curve;
@@ -25,7 +27,7 @@ pub use report::{
 
 use crate::checkpoint::Saved;
 use crate::error::NsampError;
-use crate::eval::EvalContext;
+use crate::eval::{EvalContext, FloorKind};
 use crate::metric::ModelDensity;
 use crate::recipe::Recipe;
 use crate::sampler::Samples;
@@ -54,20 +56,39 @@ pub struct Experiment {
 
 /// What sampling and correction produced.
 struct Final {
+    /// The scored rows: the first `n` are the `eval.samples` set, all of them the wide set of
+    /// the nsamp protocol's TVDs.
     samples: Samples,
+    /// Rows of the `eval.samples` set.
+    n: usize,
     /// The sampler's first eval.samples rows and their log q, kept for the density metrics of
     /// a flow and, with a corrector, for the metrics before it.
     raw: Option<(Vec<f32>, Option<Vec<f32>>)>,
+    /// With a corrector and a wide set: the sampler's own rows of the wide set.
+    raw_wide: Option<Vec<f32>>,
     corrector: Vec<(String, f64)>,
     sampler: Vec<(String, f64)>,
     evals: EnergyEvals,
+    /// Energy evaluations of the wide set's further rows (evaluation, not the method's budget).
+    wide_evals: u64,
     seconds: f64,
+}
+
+impl Final {
+    /// The `eval.samples` rows.
+    fn narrow(&self) -> &[f32] {
+        &self.samples.x[..self.n * self.samples.dim]
+    }
+    /// All rows when there are more than the `eval.samples` set.
+    fn wide(&self) -> Option<&[f32]> {
+        (self.samples.n() > self.n).then_some(&self.samples.x[..])
+    }
 }
 
 /// What the evaluation produced.
 struct Scored {
     metrics: Figures,
-    floor: Option<Figures>,
+    floor: Option<crate::eval::Floor>,
     before: Option<Figures>,
     occupancy: Option<ModeOccupancy>,
     seconds: f64,
@@ -143,7 +164,7 @@ impl Experiment {
         let history = self.train(obs)?;
         let train_time = self.earlier_seconds + started.elapsed().as_secs_f64();
         let train_evals = self.parts.target.evals();
-        let drawn = self.sample_and_correct(train_evals, obs)?;
+        let drawn = self.sample_and_correct(train_evals, cx.wide_rows(), obs)?;
         obs.samples(&SampleSet {
             samples: &drawn.samples,
             raw: self.raw_if_corrected(&drawn),
@@ -275,10 +296,13 @@ impl Experiment {
         res.map(|()| history)
     }
 
-    /// Draws eval.samples (x the corrector's proposals per sample) and corrects them.
+    /// Draws eval.samples (x the corrector's proposals per sample) and corrects them; then the
+    /// further rows up to `wide_rows` (the nsamp protocol's TVD set) the same way from streams
+    /// of their own.
     fn sample_and_correct(
         &mut self,
         train_evals: u64,
+        wide_rows: usize,
         obs: &mut dyn Observer,
     ) -> anyhow::Result<Final> {
         let started = Instant::now();
@@ -311,23 +335,54 @@ impl Experiment {
                 samples.log_q.as_ref().map(|l| l[..n].to_vec()),
             )
         });
-        let (samples, corrector) = match self.parts.corrector.as_mut() {
+        let (mut samples, corrector) = match self.parts.corrector.as_mut() {
             Some(c) => {
                 let out = c.correct(samples, target, &self.parts.streams.derive("corrector"))?;
                 (out.samples, out.report)
             }
             None => (samples, Vec::new()),
         };
+        let evals = EnergyEvals {
+            training: train_evals,
+            sampling: sample_evals,
+            correction: target.evals() - train_evals - sample_evals,
+        };
+        let before_wide = target.evals();
+        let mut raw_wide = None;
+        let extra = wide_rows.saturating_sub(n);
+        if extra > 0 {
+            obs.phase("sampling the TVD set", 1);
+            let more = self.parts.draw(
+                extra * per_sample,
+                &streams.derive("tvd-set"),
+                &mut |d, t| obs.progress(d, t),
+            );
+            obs.phase_done();
+            let more = more?.samples;
+            let dim = more.dim;
+            if let Some((x, _)) = &raw {
+                raw_wide = Some([&x[..], &more.x[..extra * dim]].concat());
+            }
+            let more = match self.parts.corrector.as_mut() {
+                Some(c) => {
+                    let streams = self.parts.streams.derive("corrector").derive("tvd-set");
+                    c.correct(more, &self.parts.target, &streams)?.samples
+                }
+                None => more,
+            };
+            // The wide set's log q is not used (the density metrics read `raw`).
+            samples.log_q = None;
+            samples.x.extend_from_slice(&more.x[..extra * dim]);
+        }
         Ok(Final {
             samples,
+            n,
             raw,
+            raw_wide,
             corrector,
             sampler,
-            evals: EnergyEvals {
-                training: train_evals,
-                sampling: sample_evals,
-                correction: target.evals() - train_evals - sample_evals,
-            },
+            evals,
+            wide_evals: self.parts.target.evals() - before_wide,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -362,16 +417,17 @@ impl Experiment {
     fn evaluate(&self, cx: &EvalContext, drawn: &Final) -> anyhow::Result<Scored> {
         let started = Instant::now();
         let density = self.density(cx, drawn)?;
-        let metrics = cx.score(&drawn.samples.x, density.as_ref())?;
+        let metrics = cx.score_with(drawn.narrow(), None, drawn.wide(), density.as_ref())?;
         let raw = self.raw_if_corrected(drawn);
         // The raw samples are the flow's own samples of `density`: their energies are known.
         let known = density.as_ref().map(|d| &d.sample_energy[..]);
         let before = raw
-            .map(|x| cx.score_with_energies(x, known, density.as_ref()))
+            .map(|x| cx.score_with(x, known, drawn.raw_wide.as_deref(), density.as_ref()))
             .transpose()?;
         let floor = if self.parts.recipe.eval.exact_floor {
             let streams = self.parts.streams.derive("exact-floor");
-            cx.exact_floor(drawn.samples.n(), &streams)?
+            let n_wide = drawn.wide().map_or(0, |_| drawn.samples.n());
+            cx.floor(drawn.n, n_wide, &streams)?
         } else {
             None
         };
@@ -379,7 +435,7 @@ impl Experiment {
             let share = |x: &[f32]| crate::metrics::modes::mode_coverage(mix, x, None).occupancy;
             ModeOccupancy {
                 weights: mix.weights.clone(),
-                samples: share(&drawn.samples.x),
+                samples: share(drawn.narrow()),
                 before_corrector: raw.map(share),
             }
         });
@@ -400,6 +456,18 @@ impl Experiment {
         drawn: Final,
         scored: Scored,
     ) -> RunReport {
+        let eval_protocol = EvalProtocol {
+            samples: drawn.n,
+            reference: cx.description.clone(),
+            n_reference: cx.n_reference(),
+            tvd_samples: drawn.samples.n(),
+            tvd_reference: if drawn.wide().is_some() {
+                cx.n_wide_reference()
+            } else {
+                cx.n_reference()
+            },
+            tvd_sampling_energy_evals: drawn.wide_evals,
+        };
         let r = &self.parts.recipe;
         RunReport {
             recipe: r.name.clone(),
@@ -414,7 +482,15 @@ impl Experiment {
             train_steps: r.train.steps,
             train_diagnostics: final_diagnostics(history),
             metrics: scored.metrics,
-            exact_floor: scored.floor,
+            exact_floor: scored
+                .floor
+                .as_ref()
+                .filter(|f| f.kind == FloorKind::Exact)
+                .map(|f| f.metrics.clone()),
+            split_half_floor: scored
+                .floor
+                .filter(|f| f.kind == FloorKind::SplitHalf)
+                .map(|f| f.metrics),
             metrics_before_corrector: scored.before,
             mode_occupancy: scored.occupancy,
             corrector: drawn.corrector.into_iter().collect(),
@@ -426,11 +502,7 @@ impl Experiment {
                 sampling: drawn.seconds,
                 evaluation: scored.seconds,
             },
-            eval_protocol: EvalProtocol {
-                samples: drawn.samples.n(),
-                reference: cx.description.clone(),
-                n_reference: cx.n_reference(),
-            },
+            eval_protocol,
         }
     }
 

@@ -58,12 +58,23 @@ pub struct WallTimes {
 /// What the numbers were computed against.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EvalProtocol {
-    /// Samples scored.
+    /// Samples scored (`eval.samples`).
     pub samples: usize,
     /// Where the reference came from.
     pub reference: String,
     /// Reference rows.
     pub n_reference: usize,
+    /// Samples the nsamp protocol's histogram TVDs scored (`eval.tvd_samples`; `samples` when
+    /// there was no wider set; 0 in reports written before the wide set existed).
+    #[serde(default)]
+    pub tvd_samples: usize,
+    /// Reference rows of those TVDs.
+    #[serde(default)]
+    pub tvd_reference: usize,
+    /// Energy evaluations spent drawing the TVD set's rows beyond `samples` (the evaluation's,
+    /// not the method's budget).
+    #[serde(default)]
+    pub tvd_sampling_energy_evals: u64,
 }
 
 /// Every mixture component's share of the samples (mixture targets).
@@ -110,6 +121,10 @@ pub struct RunReport {
     /// The same metrics for exact samples (targets with an exact sampler).
     #[serde(deserialize_with = "nan_figures_opt")]
     pub exact_floor: Option<Figures>,
+    /// Targets without an exact sampler: the same metrics for the reference set's second half
+    /// against its first half.
+    #[serde(default, deserialize_with = "nan_figures_opt")]
+    pub split_half_floor: Option<Figures>,
     /// With a corrector: the metrics of the sampler's own output.
     #[serde(deserialize_with = "nan_figures_opt")]
     pub metrics_before_corrector: Option<Figures>,
@@ -133,6 +148,15 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The floor the run reports, with its name: "exact floor" or "split-half floor".
+    pub fn floor(&self) -> Option<(&'static str, &Figures)> {
+        match (&self.exact_floor, &self.split_half_floor) {
+            (Some(f), _) => Some(("exact floor", f)),
+            (None, Some(f)) => Some(("split-half floor", f)),
+            (None, None) => None,
+        }
+    }
+
     /// The method's name: the objective's or the training-free sampler's.
     pub fn method(&self) -> &str {
         self.objective

@@ -3,14 +3,48 @@
 //! outside the reference range counts fully against it. TVD = 1/2 sum_bins |p_b - q_b| with
 //! p, q the normalised counts, in [0, 1].
 
-/// Default bin count for a 1-D histogram of n reference values: floor(sqrt(n)), at least 1.
-pub fn default_bins_1d(n: usize) -> usize {
+/// The square-root rule: floor(sqrt(n)) bins for n values, at least 1 (the ceiling of
+/// [`freedman_diaconis_bins`], and its fallback when the interquartile range is 0).
+pub fn sqrt_bins(n: usize) -> usize {
     ((n as f64).sqrt().floor() as usize).max(1)
 }
 
-/// Default bins per axis for a 2-D histogram: round(n^(1/4)), at least 1 (about sqrt(n) cells).
-pub fn default_bins_2d(n: usize) -> usize {
-    ((n as f64).powf(0.25).round() as usize).max(1)
+/// The nsamp protocol's bin count for an axis of the finite `reference` values: the
+/// Freedman-Diaconis width h = 2 IQR n^(-1/3) over the reference's range,
+/// bins = ceil((max - min) / h), clamped to [1, floor(sqrt(n))] (so a far outlier in the
+/// reference cannot ask for more bins than the square-root rule). IQR is the distance between
+/// the 25th and 75th percentiles (linear interpolation, numpy's default); a zero IQR or a
+/// degenerate range gives the square-root rule.
+///
+/// On GMM-40 at n = 10,000 this gives about 25 bins per axis (cells of 3.7 data units, mode
+/// std 1.3) where round(n^(1/4)) gave 10, and about as many energy bins as sqrt(n).
+pub fn freedman_diaconis_bins(reference: impl Iterator<Item = f32>) -> usize {
+    let mut v: Vec<f64> = reference
+        .filter(|x| x.is_finite())
+        .map(|x| x as f64)
+        .collect();
+    let n = v.len();
+    let cap = sqrt_bins(n);
+    if n < 2 {
+        return cap;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let quantile = |q: f64| {
+        let pos = q * (n - 1) as f64;
+        let (i, f) = (pos.floor() as usize, pos - pos.floor());
+        if i + 1 < n {
+            v[i] + f * (v[i + 1] - v[i])
+        } else {
+            v[i]
+        }
+    };
+    let iqr = quantile(0.75) - quantile(0.25);
+    let range = v[n - 1] - v[0];
+    if iqr <= 0.0 || range <= 0.0 {
+        return cap;
+    }
+    let h = 2.0 * iqr * (n as f64).powf(-1.0 / 3.0);
+    ((range / h).ceil() as usize).clamp(1, cap)
 }
 
 /// Equal-width bins over [lo, hi] with an underflow (index 0) and overflow (index bins+1) bin.
@@ -92,10 +126,11 @@ pub fn tvd_1d(samples: &[f32], reference: &[f32], bins: usize) -> anyhow::Result
     Ok(tvd_counts(&p, &q))
 }
 
-/// TVD between 2-D histograms of rows (x, y) of `samples` and `reference`, `bins` per axis.
-pub fn tvd_2d(samples: &[f32], reference: &[f32], bins: usize) -> anyhow::Result<f64> {
-    let ax = Axis::from_reference(reference.iter().step_by(2).copied(), bins)?;
-    let ay = Axis::from_reference(reference.iter().skip(1).step_by(2).copied(), bins)?;
+/// TVD between 2-D histograms of rows (x, y) of `samples` and `reference`, `bins` = (bins on
+/// x, bins on y).
+pub fn tvd_2d(samples: &[f32], reference: &[f32], bins: (usize, usize)) -> anyhow::Result<f64> {
+    let ax = Axis::from_reference(reference.iter().step_by(2).copied(), bins.0)?;
+    let ay = Axis::from_reference(reference.iter().skip(1).step_by(2).copied(), bins.1)?;
     let cell = |r: &[f32]| ax.slot(r[0]) * ay.slots() + ay.slot(r[1]);
     let mut p = vec![0u64; ax.slots() * ay.slots()];
     let mut q = vec![0u64; ax.slots() * ay.slots()];
@@ -163,7 +198,7 @@ mod tests {
         let far: Vec<f32> = a.iter().map(|v| v + 1000.0).collect();
         assert!((tvd_1d(&far, &a, 10).unwrap() - 1.0).abs() < 1e-12);
         let a2: Vec<f32> = (0..200).map(|i| (i % 17) as f32 * 0.3).collect();
-        assert_eq!(tvd_2d(&a2, &a2, 4).unwrap(), 0.0);
+        assert_eq!(tvd_2d(&a2, &a2, (4, 3)).unwrap(), 0.0);
     }
 
     #[test]
@@ -203,6 +238,23 @@ mod tests {
         // A degenerate reference spans [v - 0.5, v + 0.5].
         assert_eq!(tvd_1d_dropping(&[3.2, 2.8], &[3.0], 1).unwrap(), 0.0);
         assert_eq!(tvd_1d_dropping(&[3.6], &[3.0], 1).unwrap(), 1.0);
+    }
+
+    #[test]
+    fn freedman_diaconis_rule() {
+        // 0, 1, ..., 998 and 1500: IQR 499.5, h = 2 * 499.5 / 10 = 99.9, range 1500: 16 bins.
+        let mut u: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        u[999] = 1500.0;
+        assert_eq!(freedman_diaconis_bins(u.iter().copied()), 16);
+        // A far outlier cannot ask for more than floor(sqrt(n)) bins.
+        let mut o = u.clone();
+        o[999] = 1e9;
+        assert_eq!(freedman_diaconis_bins(o.iter().copied()), 31);
+        // Zero IQR (most values equal) and tiny sets fall back to the square-root rule.
+        let flat: Vec<f32> = (0..100).map(|i| if i == 99 { 1.0 } else { 0.0 }).collect();
+        assert_eq!(freedman_diaconis_bins(flat.iter().copied()), 10);
+        assert_eq!(freedman_diaconis_bins([3.0f32].into_iter()), 1);
+        assert_eq!(freedman_diaconis_bins([f32::NAN, 1.0, 2.0].into_iter()), 1);
     }
 
     #[test]

@@ -18,6 +18,11 @@
 //! `ETvd`, `DTvd`, `EnergyW2`, `DistanceW2` and `EqW2` take `protocol: Nsamp` (default, the
 //! definitions above) or `protocol: Community` (the community's evaluation code number for
 //! number, reported under `community/<name>`; see [`community`]).
+//!
+//! The nsamp protocol's histogram TVDs (`E-TVD`, `S-TVD`, `D-TVD`) score `eval.tvd_samples`
+//! rows (10,000 by default) against as many reference rows ([`Metric::wide_set`]), with
+//! Freedman-Diaconis bins over the reference's range ([`histogram::freedman_diaconis_bins`]);
+//! every other metric scores `eval.samples` rows.
 
 pub mod assignment;
 pub mod candidate_lap;
@@ -70,11 +75,13 @@ impl Metric for W2 {
 
 crate::config! {
     /// `ETvd(bins: None, protocol: Nsamp)`: energy-histogram total variation. Nsamp: edges over
-    /// the reference range plus under/overflow bins, `bins` defaults to floor(sqrt(n_ref)), key
-    /// `E-TVD`. Community (DiKL's `eval.py`, DEM's histogram TVD): `bins` defaults to 200,
-    /// out-of-range samples dropped, key `community/E-TVD`.
+    /// the reference range plus under/overflow bins, `bins` defaults to the Freedman-Diaconis
+    /// rule on the reference energies (at most floor(sqrt(n_ref))), scored on the
+    /// `eval.tvd_samples` set, key `E-TVD`. Community (DiKL's `eval.py`, DEM's histogram TVD):
+    /// `bins` defaults to 200, out-of-range samples dropped, `eval.samples` rows, key
+    /// `community/E-TVD`.
     pub struct ETvd {
-        /// Number of bins (None: floor(sqrt(n_ref)) under Nsamp, 200 under Community).
+        /// Number of bins (None: Freedman-Diaconis under Nsamp, 200 under Community).
         bins: Option<usize> = Default::default(),
         /// Which definition (default Nsamp).
         protocol: Protocol = Protocol::Nsamp,
@@ -82,12 +89,15 @@ crate::config! {
 }
 
 impl Metric for ETvd {
+    fn wide_set(&self) -> bool {
+        self.protocol == Protocol::Nsamp
+    }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
         let v = match self.protocol {
             Protocol::Nsamp => {
-                let bins = self
-                    .bins
-                    .unwrap_or_else(|| histogram::default_bins_1d(i.reference_energy.len()));
+                let bins = self.bins.unwrap_or_else(|| {
+                    histogram::freedman_diaconis_bins(i.reference_energy.iter().copied())
+                });
                 histogram::tvd_1d(i.sample_energy, i.reference_energy, bins)?
             }
             Protocol::Community => histogram::tvd_1d_dropping(
@@ -101,15 +111,19 @@ impl Metric for ETvd {
 }
 
 crate::config! {
-    /// `STvd(bins: None)`: 2-D sample-space histogram total variation; `bins` per axis defaults to
-    /// round(n_ref^(1/4)), so that the number of cells is about sqrt(n_ref).
+    /// `STvd(bins: None)`: 2-D sample-space histogram total variation (nsamp protocol: the
+    /// `eval.tvd_samples` set, under/overflow bins); `bins` per axis defaults to the
+    /// Freedman-Diaconis rule on that axis of the reference (at most floor(sqrt(n_ref))).
     pub struct STvd {
-        /// Bins per axis (None: round(n_ref^(1/4))).
+        /// Bins per axis (None: Freedman-Diaconis per axis).
         bins: Option<usize> = Default::default(),
     }
 }
 
 impl Metric for STvd {
+    fn wide_set(&self) -> bool {
+        true
+    }
     fn check(&self, target: &dyn Target) -> anyhow::Result<()> {
         anyhow::ensure!(
             target.dim() == 2,
@@ -124,10 +138,12 @@ impl Metric for STvd {
             "STvd needs 2-D samples, got dimension {}",
             i.dim
         );
-        let n_ref = i.reference.len() / 2;
-        let bins = self
-            .bins
-            .unwrap_or_else(|| histogram::default_bins_2d(n_ref));
+        let axis = |k: usize| {
+            self.bins.unwrap_or_else(|| {
+                histogram::freedman_diaconis_bins(i.reference.iter().skip(k).step_by(2).copied())
+            })
+        };
+        let bins = (axis(0), axis(1));
         Ok(vec![(
             "S-TVD".into(),
             histogram::tvd_2d(i.samples, i.reference, bins)?,
@@ -138,11 +154,12 @@ impl Metric for STvd {
 crate::config! {
     /// `DTvd(bins: None, protocol: Nsamp)`: total variation between histograms of all
     /// interparticle distances |x_i - x_j|, i < j, of samples and reference (particle targets).
-    /// Nsamp: `bins` defaults to floor(sqrt(n_ref)) with n_ref the number of reference
-    /// configurations, under/overflow bins, key `D-TVD`. Community (DEM's `dist_total_var`):
-    /// 200 bins, out-of-range distances dropped, key `community/D-TVD`.
+    /// Nsamp: `bins` defaults to the Freedman-Diaconis rule on the pooled reference distances
+    /// (at most the square root of their count), under/overflow bins, the `eval.tvd_samples`
+    /// set, key `D-TVD`. Community (DEM's `dist_total_var`): 200 bins, out-of-range distances
+    /// dropped, key `community/D-TVD`.
     pub struct DTvd {
-        /// Number of bins over the reference's distance range (None: floor(sqrt(n_ref)) under
+        /// Number of bins over the reference's distance range (None: Freedman-Diaconis under
         /// Nsamp, 200 under Community).
         bins: Option<usize> = Default::default(),
         /// Which definition (default Nsamp).
@@ -168,6 +185,9 @@ pub(crate) fn pooled_distances(
 }
 
 impl Metric for DTvd {
+    fn wide_set(&self) -> bool {
+        self.protocol == Protocol::Nsamp
+    }
     fn check(&self, target: &dyn Target) -> anyhow::Result<()> {
         anyhow::ensure!(
             target.particles().is_some(),
@@ -181,7 +201,7 @@ impl Metric for DTvd {
             Protocol::Nsamp => {
                 let bins = self
                     .bins
-                    .unwrap_or_else(|| histogram::default_bins_1d(i.reference.len() / i.dim));
+                    .unwrap_or_else(|| histogram::freedman_diaconis_bins(dr.iter().copied()));
                 histogram::tvd_1d(&ds, &dr, bins)?
             }
             Protocol::Community => {

@@ -4,7 +4,7 @@
 use super::setup_threads;
 use crate::ui::{curve_plot, Console};
 use anyhow::Context as _;
-use nsamp_core::eval::EvalContext;
+use nsamp_core::eval::{EvalContext, FloorKind};
 use nsamp_core::experiment::curve::{read_snapshots, CurvePoint};
 use nsamp_core::{Experiment, Recipe};
 use serde_json::json;
@@ -16,8 +16,11 @@ pub struct Curve {
     pub label: String,
     /// One point per kept set of weights, by step.
     pub points: Vec<CurvePoint>,
-    /// The metrics of exact samples of the same count (where the target has a sampler).
+    /// The floor of the same sample counts: exact samples where the target has a sampler,
+    /// else the reference's split halves.
     pub floor: Option<nsamp_core::experiment::Figures>,
+    /// Which floor: "exact" or "split-half".
+    pub floor_kind: &'static str,
 }
 
 /// Scores every snapshot of each run in `dirs` (the recipe's evaluation, with `sets` applied)
@@ -72,15 +75,21 @@ fn run_curve(dir: &Path, recipe: Recipe) -> anyhow::Result<Curve> {
     )?;
     let floor = if exp.parts.recipe.eval.exact_floor {
         let streams = exp.parts.streams.derive("exact-floor");
-        cx.exact_floor(exp.parts.recipe.eval.samples, &streams)?
+        cx.floor(exp.parts.recipe.eval.samples, cx.wide_rows(), &streams)?
     } else {
         None
     };
+    let floor_kind = match floor.as_ref().map(|f| f.kind) {
+        Some(FloorKind::SplitHalf) => "split-half",
+        _ => "exact",
+    };
+    let floor = floor.map(|f| f.metrics);
     let points = exp.score_snapshots(&snapshots, &cx, &mut console)?;
     Ok(Curve {
         label,
         points,
         floor,
+        floor_kind,
     })
 }
 
@@ -125,7 +134,16 @@ fn write_curve(dir: &Path, c: &Curve) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let v = json!({ "run": c.label, "points": points, "exact_floor": c.floor });
+    let (exact, split) = match c.floor_kind {
+        "exact" => (c.floor.as_ref(), None),
+        _ => (None, c.floor.as_ref()),
+    };
+    let v = json!({
+        "run": c.label,
+        "points": points,
+        "exact_floor": exact,
+        "split_half_floor": split,
+    });
     nsamp_core::io::write_atomic(
         &dir.join("curve.json"),
         serde_json::to_string_pretty(&v)?.as_bytes(),

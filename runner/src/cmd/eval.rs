@@ -50,11 +50,16 @@ pub fn evaluate(
             samples: e.n_samples,
             reference: e.reference.clone(),
             n_reference: e.n_reference,
+            tvd_samples: e.tvd_samples,
+            tvd_reference: e.tvd_reference,
+            tvd_sampling_energy_evals: 0,
         };
-        print!(
-            "{}",
-            metrics_table(&e.metrics, e.exact_floor.as_ref(), &protocol)
-        );
+        let floor = match (&e.exact_floor, &e.split_half_floor) {
+            (Some(f), _) => Some(("exact floor", f)),
+            (None, Some(f)) => Some(("split-half floor", f)),
+            (None, None) => None,
+        };
+        print!("{}", metrics_table(&e.metrics, floor, &protocol));
     }
     Ok(())
 }
@@ -86,8 +91,11 @@ pub fn evaluation_json(e: &Evaluation, samples: &str) -> serde_json::Value {
         "samples": samples,
         "metrics": e.metrics,
         "exact_floor": e.exact_floor,
+        "split_half_floor": e.split_half_floor,
         "n_samples": e.n_samples,
         "n_reference": e.n_reference,
+        "tvd_samples": e.tvd_samples,
+        "tvd_reference": e.tvd_reference,
         "reference": e.reference,
     })
 }

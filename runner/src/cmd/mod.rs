@@ -98,25 +98,33 @@ pub fn setup_threads(flag: Option<usize>, recipe: &Recipe) -> anyhow::Result<usi
     Ok(n)
 }
 
-/// A metrics table with the exact floor beside each value.
+/// A metrics table with the floor (named: "exact floor" or "split-half floor") beside each
+/// value.
 pub fn metrics_table(
     metrics: &nsamp_core::eval::Metrics,
-    floor: Option<&nsamp_core::eval::Metrics>,
+    floor: Option<(&str, &nsamp_core::eval::Metrics)>,
     protocol: &nsamp_core::experiment::EvalProtocol,
 ) -> String {
     let mut s = format!(
         "metrics ({} samples vs {} reference: {}):\n",
         protocol.samples, protocol.n_reference, protocol.reference
     );
-    s.push_str(&format!(
-        "  {:<20} {:>12} {:>12}\n",
-        "metric", "value", "exact floor"
-    ));
+    if protocol.tvd_samples > protocol.samples {
+        s.push_str(&format!(
+            "  (nsamp-protocol TVDs: {} samples vs {} reference rows)\n",
+            protocol.tvd_samples, protocol.tvd_reference
+        ));
+    }
+    let (label, floor) = match floor {
+        Some((l, f)) => (l, Some(f)),
+        None => ("floor", None),
+    };
+    s.push_str(&format!("  {:<20} {:>12} {label:>16}\n", "metric", "value"));
     for (k, v) in metrics {
         let floor = floor
             .and_then(|f| f.get(k))
-            .map(|f| format!("{f:>12.4}"))
-            .unwrap_or_else(|| format!("{:>12}", "-"));
+            .map(|f| format!("{f:>16.4}"))
+            .unwrap_or_else(|| format!("{:>16}", "-"));
         s.push_str(&format!("  {k:<20} {v:>12.4} {floor}\n"));
     }
     s

@@ -164,7 +164,7 @@ pub fn failure_message(e: &anyhow::Error, dir: &Path) -> String {
 /// What `nsamp run` prints on stdout: the metrics beside the floor, the metrics before the
 /// corrector, the corrector's and the sampler's reports, the energy budget.
 pub fn summary(r: &RunReport, dir: &Path) -> String {
-    let mut s = metrics_table(&r.metrics, r.exact_floor.as_ref(), &r.eval_protocol);
+    let mut s = metrics_table(&r.metrics, r.floor(), &r.eval_protocol);
     let mut block = |title: &str, figures: &nsamp_core::experiment::Figures| {
         if !figures.is_empty() {
             s.push_str(title);

@@ -256,8 +256,10 @@ pub fn build(runs: &[PathBuf]) -> anyhow::Result<Table> {
     let mut floors: BTreeMap<String, Figures> = BTreeMap::new();
     for r in runs {
         let m = read_report(r)?;
-        if let Some(f) = &m.exact_floor {
-            floors.entry(m.target.clone()).or_insert_with(|| f.clone());
+        if let Some((kind, f)) = m.floor() {
+            floors
+                .entry(format!("{kind}|{}", m.target))
+                .or_insert_with(|| f.clone());
         }
         groups.entry(m.recipe.clone()).or_default().push(m);
     }
@@ -273,7 +275,8 @@ pub fn build(runs: &[PathBuf]) -> anyhow::Result<Table> {
         md.push_str(&line);
         rows.push(json);
     }
-    for (target, f) in &floors {
+    for (key, f) in &floors {
+        let (kind, target) = key.split_once('|').unwrap_or(("floor", key));
         let cells: Vec<String> = names
             .iter()
             .map(|n| {
@@ -284,7 +287,7 @@ pub fn build(runs: &[PathBuf]) -> anyhow::Result<Table> {
             })
             .collect();
         md.push_str(&format!(
-            "| exact floor | {target} | - | {} | - | - |\n",
+            "| {kind} | {target} | - | {} | - | - |\n",
             cells.join(" | ")
         ));
     }

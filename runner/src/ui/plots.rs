@@ -680,10 +680,14 @@ pub fn budget_plot(path: &Path, reports: &[RunReport]) -> PlotResult {
         |m: &str| PALETTE[methods.iter().position(|x| *x == m).unwrap_or(0) % PALETTE.len()];
     for (panel, metric) in root.split_evenly((rows, cols)).iter().zip(&metrics) {
         let value = |r: &RunReport| r.metrics.get(*metric).copied().filter(|v| v.is_finite());
-        let floor = reports
+        let (floor_label, floor) = reports
             .iter()
-            .find_map(|r| r.exact_floor.as_ref().and_then(|f| f.get(*metric).copied()))
-            .filter(|v| v.is_finite());
+            .find_map(|r| {
+                let (label, f) = r.floor()?;
+                Some((label, f.get(*metric).copied()?))
+            })
+            .filter(|(_, v)| v.is_finite())
+            .unzip();
         let y = padded_range(reports.iter().filter_map(value).chain(floor));
         let mut chart = ChartBuilder::on(panel)
             .caption(*metric, ("sans-serif", 18))
@@ -707,7 +711,7 @@ pub fn budget_plot(path: &Path, reports: &[RunReport]) -> PlotResult {
                     BLACK.mix(0.6).stroke_width(1),
                 ))
                 .map_err(err)?
-                .label("exact floor")
+                .label(floor_label.unwrap_or("floor"))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.6)));
         }
         for m in &methods {
