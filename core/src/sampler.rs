@@ -62,6 +62,13 @@ pub trait Sampler {
     fn trace(&self) -> Option<Trace> {
         None
     }
+    /// Whether the rows of `sample(n)` do not depend on n, so that a second call adds rows of
+    /// the same law (default: true). A particle method whose n particles interact (SBTM fits its
+    /// score to all of them) answers false: the evaluation then scores its TVDs on the n
+    /// particles, not on a second, larger system (`eval.tvd_samples`).
+    fn independent_rows(&self) -> bool {
+        true
+    }
 }
 
 /// Diagnostics over a sampler's time steps: one row per recorded step, one value per column

@@ -162,3 +162,41 @@ fn short_sbtm_run_snapshot() {
         serde_json::json!({"report": report, "first_particles": first})
     );
 }
+
+/// SBTM's particles interact (the score is fitted to all of them), so its TVDs score its own
+/// `eval.samples` particles, not a second, larger system; ULA's particles are independent and
+/// get the protocol's 10,000-row TVD set.
+#[test]
+fn tvd_set_is_the_particles_for_sbtm_and_wide_for_ula() {
+    let recipe = |sampler: &str| {
+        Recipe::parse(
+            &format!(
+                r#"Recipe(
+                    name: "tvd-set",
+                    seed: 7,
+                    threads: 1,
+                    target: Mixture(means: [[-2.0, 0.0], [2.0, 0.0]], stds: [[0.7]]),
+                    sampler: {sampler},
+                    eval: (samples: 100, metrics: [ETvd()]),
+                )"#
+            ),
+            "tvd-set",
+        )
+        .unwrap()
+    };
+    let protocol = |r: Recipe| {
+        let mut exp = nsamp_core::Experiment::from_recipe(r).unwrap();
+        exp.run(&mut nsamp_core::experiment::Silent)
+            .unwrap()
+            .eval_protocol
+    };
+    let sbtm = protocol(recipe(
+        "Sbtm(prior: (std: 1.5), steps: 3, dt: Some(0.02), layers: 2, width: 16, batch: 50, pretrain_max_steps: 20)",
+    ));
+    assert_eq!((sbtm.samples, sbtm.tvd_samples), (100, 100));
+    let ula = protocol(recipe("Ula(prior: (std: 1.5), steps: 3, dt: Some(0.02))"));
+    assert_eq!(
+        (ula.samples, ula.tvd_samples, ula.tvd_reference),
+        (100, 10_000, 10_000)
+    );
+}

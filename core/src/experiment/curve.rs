@@ -132,7 +132,7 @@ impl Experiment {
             self.parts.load_checkpoint(&s.file)?;
             obs.log(&format!("scoring the weights after step {}", s.step));
             let evals = self.parts.target.evals();
-            let drawn = self.sample_and_correct(evals, cx.wide_rows(), obs)?;
+            let drawn = self.sample_and_correct(evals, self.wide_rows(cx), obs)?;
             let density = self.density(cx, &drawn)?;
             let metrics = cx.score_with(drawn.narrow(), None, drawn.wide(), density.as_ref())?;
             out.push(CurvePoint {

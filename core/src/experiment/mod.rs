@@ -164,7 +164,7 @@ impl Experiment {
         let history = self.train(obs)?;
         let train_time = self.earlier_seconds + started.elapsed().as_secs_f64();
         let train_evals = self.parts.target.evals();
-        let drawn = self.sample_and_correct(train_evals, cx.wide_rows(), obs)?;
+        let drawn = self.sample_and_correct(train_evals, self.wide_rows(&cx), obs)?;
         obs.samples(&SampleSet {
             samples: &drawn.samples,
             raw: self.raw_if_corrected(&drawn),
@@ -294,6 +294,16 @@ impl Experiment {
             }
         }
         res.map(|()| history)
+    }
+
+    /// Rows of the TVD set the sampler draws: the context's, except for a training-free sampler
+    /// whose rows depend on how many it draws (interacting particles): those score their TVDs
+    /// on the `eval.samples` particles.
+    fn wide_rows(&self, cx: &EvalContext) -> usize {
+        match &self.parts.sampler {
+            Some(s) if !s.independent_rows() => 0,
+            _ => cx.wide_rows(),
+        }
     }
 
     /// Draws eval.samples (x the corrector's proposals per sample) and corrects them; then the

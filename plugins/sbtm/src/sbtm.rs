@@ -205,6 +205,9 @@ impl Sbtm {
 }
 
 impl Sampler for Sbtm {
+    fn independent_rows(&self) -> bool {
+        false
+    }
     fn sample(
         &mut self,
         n: usize,
