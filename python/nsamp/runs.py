@@ -13,7 +13,9 @@ def load_run(run_dir: "os.PathLike[str] | str") -> Dict[str, Any]:
     - ``recipe``: the recipe's RON text as run (``recipe.ron``, overrides applied);
     - ``metrics``: the report (``metrics.json``: metrics, exact floor, evaluation protocol, seed,
       energy evaluations, wall times, ...), or ``None`` if the run has not finished;
-    - ``samples``: the evaluated samples (``samples.npy``, float32 ``(n, dim)``), or ``None``;
+    - ``samples``: the evaluated samples (``samples.npy``, float32 ``(n, dim)``: the TVD set of
+      ``eval.tvd_samples`` rows, whose first ``eval.samples`` rows the other metrics score), or
+      ``None``;
     - ``loss``: the training log (``loss.csv``) as a dict of column name -> float64 array, or
       ``None`` for a training-free sampler;
     - ``run_dir``: the directory.

@@ -69,7 +69,10 @@ def test_short_run_load_run_and_cli_agree(tmp_path):
     assert np.isfinite(report["metrics"]["W2"])
     run = nsamp.load_run(tmp_path / "py")
     assert run["metrics"] == json.loads((tmp_path / "py" / "metrics.json").read_text())
-    assert run["samples"].shape == (200, 2)
+    # samples.npy holds the nsamp protocol's TVD set, its first eval.samples rows first.
+    protocol = run["metrics"]["eval_protocol"]
+    assert protocol["samples"] == 200 and protocol["tvd_samples"] == 10_000
+    assert run["samples"].shape == (10_000, 2)
     assert len(run["loss"]["step"]) == 30 and np.isfinite(run["loss"]["loss"]).all()
     assert "steps: 30" in run["recipe"]
     # The same recipe and seed through the command line: the same metrics and samples.

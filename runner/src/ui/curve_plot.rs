@@ -1,5 +1,5 @@
 //! The plot of `nsamp curve`: each chosen metric against training steps (left) and against
-//! energy evaluations (right), one colour per run, the exact floor dashed.
+//! energy evaluations (right), one colour per run, the floor (exact or split-half) dashed.
 
 use super::plots::{ensure_font, err, padded_range, PlotResult, PALETTE};
 use crate::cmd::curve::Curve;
@@ -26,13 +26,16 @@ pub fn metric_curves(path: &Path, curves: &[Curve], metrics: &[String]) -> PlotR
         };
         let floor = curves
             .iter()
-            .find_map(|c| c.floor.as_ref().and_then(|f| f.get(metric).copied()))
-            .filter(|v| v.is_finite());
+            .find_map(|c| {
+                let v = c.floor.as_ref()?.get(metric).copied()?;
+                Some((v, format!("{} floor", c.floor_kind)))
+            })
+            .filter(|(v, _)| v.is_finite());
         let y = padded_range(
             curves
                 .iter()
                 .flat_map(|c| c.points.iter().filter_map(value))
-                .chain(floor),
+                .chain(floor.as_ref().map(|f| f.0)),
         );
         // Left: against steps.
         let mut chart = ChartBuilder::on(&panels[2 * row])
@@ -47,7 +50,7 @@ pub fn metric_curves(path: &Path, curves: &[Curve], metrics: &[String]) -> PlotR
             .x_desc("training steps")
             .draw()
             .map_err(err)?;
-        draw_lines(&mut chart, curves, floor, (0.0, s_hi), |p| {
+        draw_lines(&mut chart, curves, floor.as_ref(), (0.0, s_hi), |p| {
             value(p).map(|v| (p.snapshot.step as f64, v))
         })?;
         // Right: against energy evaluations.
@@ -67,7 +70,7 @@ pub fn metric_curves(path: &Path, curves: &[Curve], metrics: &[String]) -> PlotR
             .x_label_formatter(&|v| format!("{v:.1e}"))
             .draw()
             .map_err(err)?;
-        draw_lines(&mut chart, curves, floor, (0.0, e_hi), |p| {
+        draw_lines(&mut chart, curves, floor.as_ref(), (0.0, e_hi), |p| {
             value(p).map(|v| (p.snapshot.energy_evals as f64, v))
         })?;
     }
@@ -79,7 +82,7 @@ pub fn metric_curves(path: &Path, curves: &[Curve], metrics: &[String]) -> PlotR
 fn draw_lines<'a, X, Y>(
     chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
     curves: &[Curve],
-    floor: Option<f64>,
+    floor: Option<&(f64, String)>,
     x_range: (f64, f64),
     point: impl Fn(&nsamp_core::experiment::curve::CurvePoint) -> Option<(f64, f64)>,
 ) -> PlotResult
@@ -87,7 +90,8 @@ where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
-    if let Some(f) = floor {
+    if let Some((f, label)) = floor {
+        let f = *f;
         chart
             .draw_series(DashedLineSeries::new(
                 [(x_range.0, f), (x_range.1, f)],
@@ -96,7 +100,7 @@ where
                 BLACK.mix(0.6).stroke_width(1),
             ))
             .map_err(err)?
-            .label("exact floor")
+            .label(label.as_str())
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.6)));
     }
     for (i, c) in curves.iter().enumerate() {
@@ -113,6 +117,7 @@ where
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
