@@ -15,6 +15,7 @@ use crate::metric::{Metric, MetricInput, ModelDensity};
 use crate::numerics::pairwise::remove_mean;
 use crate::numerics::rng::RngStreams;
 use crate::target::CountedTarget;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Metric name -> value.
@@ -24,12 +25,11 @@ pub type Metrics = BTreeMap<String, f64>;
 pub struct EvalContext {
     target: CountedTarget,
     metrics: Vec<Box<dyn Metric>>,
+    /// The wide reference's rows (an exact reference extended to `eval.tvd_samples` rows) and
+    /// their energies; the first `narrow_rows` are the reference every metric scores against.
     reference: Vec<f32>,
     reference_energy: Vec<f32>,
-    /// The wide reference's rows beyond `reference` and their energies (an exact reference
-    /// extended to `eval.tvd_samples` rows); empty otherwise.
-    extra_reference: Vec<f32>,
-    extra_reference_energy: Vec<f32>,
+    narrow_rows: usize,
     /// Sampler rows the wide metrics score (0: no wider set).
     wide_rows: usize,
     /// Where the reference came from.
@@ -53,6 +53,42 @@ pub struct Floor {
     pub kind: FloorKind,
     /// The metrics (the wide metrics on a wide set when the scored samples had one).
     pub metrics: Metrics,
+}
+
+impl FloorKind {
+    /// The floor's name in tables and plots: "exact floor" or "split-half floor".
+    pub fn label(self) -> &'static str {
+        match self {
+            FloorKind::Exact => "exact floor",
+            FloorKind::SplitHalf => "split-half floor",
+        }
+    }
+}
+
+impl Floor {
+    /// The two report fields a floor fills: (`exact_floor`, `split_half_floor`).
+    pub fn into_fields(floor: Option<Floor>) -> (Option<Metrics>, Option<Metrics>) {
+        match floor {
+            Some(Floor {
+                kind: FloorKind::Exact,
+                metrics,
+            }) => (Some(metrics), None),
+            Some(Floor { metrics, .. }) => (None, Some(metrics)),
+            None => (None, None),
+        }
+    }
+}
+
+/// The floor a report's two fields hold, with its name (see [`FloorKind::label`]).
+pub fn named_floor<'a>(
+    exact: Option<&'a Metrics>,
+    split_half: Option<&'a Metrics>,
+) -> Option<(&'static str, &'a Metrics)> {
+    match (exact, split_half) {
+        (Some(f), _) => Some((FloorKind::Exact.label(), f)),
+        (None, Some(f)) => Some((FloorKind::SplitHalf.label(), f)),
+        (None, None) => None,
+    }
 }
 
 /// One side's rows as a metric reads them.
@@ -97,8 +133,9 @@ impl EvalContext {
                         settings.tvd_samples - settings.samples,
                         settings.reference_seed,
                     )?;
-                    cx.extra_reference_energy = counted_energies(&cx.target, &extra)?;
-                    cx.extra_reference = extra;
+                    let energy = counted_energies(&cx.target, &extra)?;
+                    cx.reference.extend(extra);
+                    cx.reference_energy.extend(energy);
                     cx.wide_rows = settings.tvd_samples;
                 }
                 // A file or MCMC set serves all its rows to both sets: as many sampler rows as
@@ -141,13 +178,13 @@ impl EvalContext {
         }
         let eval_target = target.recount();
         let reference_energy = counted_energies(&eval_target, &reference)?;
+        let narrow_rows = reference_energy.len();
         Ok(EvalContext {
             target: eval_target,
             metrics,
             reference,
             reference_energy,
-            extra_reference: Vec::new(),
-            extra_reference_energy: Vec::new(),
+            narrow_rows,
             wide_rows: 0,
             description,
         })
@@ -155,17 +192,17 @@ impl EvalContext {
 
     /// The reference rows as scored.
     pub fn reference(&self) -> &[f32] {
-        &self.reference
+        &self.reference[..self.narrow_rows * self.target.dim()]
     }
 
     /// The reference rows' energies.
     pub fn reference_energy(&self) -> &[f32] {
-        &self.reference_energy
+        &self.reference_energy[..self.narrow_rows]
     }
 
     /// Reference rows.
     pub fn n_reference(&self) -> usize {
-        self.reference.len() / self.target.dim()
+        self.narrow_rows
     }
 
     /// Sampler rows the wide metrics want (the nsamp protocol's TVDs at `eval.tvd_samples`);
@@ -176,7 +213,7 @@ impl EvalContext {
 
     /// Reference rows of the wide set (the narrow reference when there is no wider one).
     pub fn n_wide_reference(&self) -> usize {
-        (self.reference.len() + self.extra_reference.len()) / self.target.dim()
+        self.reference_energy.len()
     }
 
     /// Energy evaluations the evaluation has spent (the reference's energies once, then each
@@ -196,7 +233,7 @@ impl EvalContext {
         Ok(ModelDensity {
             sample_log_q: log_q.to_vec(),
             sample_energy: counted_energies(&self.target, x)?,
-            reference_log_q: log_prob(&self.reference)?,
+            reference_log_q: log_prob(self.reference())?,
         })
     }
 
@@ -220,39 +257,21 @@ impl EvalContext {
         wide: Option<&[f32]>,
         density: Option<&ModelDensity>,
     ) -> anyhow::Result<Metrics> {
-        let wide_reference;
-        let (reference, wide_ref) = (
-            Side {
-                rows: &self.reference,
-                energy: &self.reference_energy,
-            },
-            if self.extra_reference.is_empty() {
-                None
-            } else {
-                wide_reference = (
-                    [&self.reference[..], &self.extra_reference].concat(),
-                    [&self.reference_energy[..], &self.extra_reference_energy].concat(),
-                );
-                Some(Side {
-                    rows: &wide_reference.0,
-                    energy: &wide_reference.1,
-                })
-            },
-        );
-        self.score_against(
-            &reference,
-            wide_ref.as_ref(),
-            samples,
-            energies,
-            wide,
-            density,
-        )
+        let narrow = Side {
+            rows: self.reference(),
+            energy: self.reference_energy(),
+        };
+        let wide_reference = Side {
+            rows: &self.reference,
+            energy: &self.reference_energy,
+        };
+        self.score_against(&narrow, &wide_reference, samples, energies, wide, density)
     }
 
     fn score_against(
         &self,
         reference: &Side<'_>,
-        wide_reference: Option<&Side<'_>>,
+        wide_reference: &Side<'_>,
         samples: &[f32],
         energies: Option<&[f32]>,
         wide: Option<&[f32]>,
@@ -303,7 +322,7 @@ impl EvalContext {
             density,
         };
         let wide_input = wide.as_ref().map(|(w, e)| {
-            let r = wide_reference.unwrap_or(reference);
+            let r = wide_reference;
             MetricInput {
                 samples: w,
                 reference: r.rows,
@@ -337,13 +356,16 @@ impl EvalContext {
         Ok(out)
     }
 
-    /// The rows centre-of-mass free for particle targets, as given otherwise.
-    fn centred(&self, x: &[f32]) -> Vec<f32> {
-        let mut c = x.to_vec();
-        if let Some(p) = self.target.inner().particles() {
-            remove_mean(&mut c, p.n, p.spatial_dim);
+    /// The rows centre-of-mass free for particle targets, as given (not copied) otherwise.
+    fn centred<'a>(&self, x: &'a [f32]) -> Cow<'a, [f32]> {
+        match self.target.inner().particles() {
+            Some(p) => {
+                let mut c = x.to_vec();
+                remove_mean(&mut c, p.n, p.spatial_dim);
+                Cow::Owned(c)
+            }
+            None => Cow::Borrowed(x),
         }
-        c
     }
 
     /// The exact floor: the same metrics for `n` fresh exact samples, the wide ones for
@@ -387,15 +409,15 @@ impl EvalContext {
         if half == 0 {
             return Ok(None);
         }
-        let (a, b) = self.reference.split_at(half * dim);
-        let (ea, eb) = self.reference_energy.split_at(half);
+        let (a, b) = self.reference().split_at(half * dim);
+        let (ea, eb) = self.reference_energy().split_at(half);
         let first = Side {
             rows: a,
             energy: ea,
         };
         let (n, n_wide) = (n.min(half), n_wide.min(half));
         let wide = (n_wide > n).then(|| &b[..n_wide * dim]);
-        self.score_against(&first, None, &b[..n * dim], Some(&eb[..n]), wide, None)
+        self.score_against(&first, &first, &b[..n * dim], Some(&eb[..n]), wide, None)
             .map(Some)
     }
 

@@ -8,7 +8,7 @@
 pub mod context;
 pub mod reference;
 
-pub use context::{EvalContext, Floor, FloorKind, Metrics};
+pub use context::{named_floor, EvalContext, Floor, FloorKind, Metrics};
 pub use reference::Reference;
 
 use crate::experiment::observer::Observer;
@@ -152,6 +152,13 @@ pub struct Evaluation {
     pub reference: String,
 }
 
+impl Evaluation {
+    /// The floor with its name ("exact floor" or "split-half floor").
+    pub fn floor(&self) -> Option<(&'static str, &Metrics)> {
+        named_floor(self.exact_floor.as_ref(), self.split_half_floor.as_ref())
+    }
+}
+
 /// Scores `samples` under the recipe's protocol as a run does (its first `eval.samples` rows;
 /// the TVDs its first `eval.tvd_samples` rows where it has more), with the floor where the
 /// settings ask for it (`nsamp eval` of a sample file; a run builds its [`EvalContext`] once
@@ -176,14 +183,7 @@ pub fn evaluate(
     } else {
         None
     };
-    let (exact_floor, split_half_floor) = match floor {
-        Some(Floor {
-            kind: FloorKind::Exact,
-            metrics,
-        }) => (Some(metrics), None),
-        Some(Floor { metrics, .. }) => (None, Some(metrics)),
-        None => (None, None),
-    };
+    let (exact_floor, split_half_floor) = Floor::into_fields(floor);
     Ok(Evaluation {
         metrics,
         exact_floor,

@@ -27,7 +27,7 @@ pub use report::{
 
 use crate::checkpoint::Saved;
 use crate::error::NsampError;
-use crate::eval::{EvalContext, FloorKind};
+use crate::eval::{EvalContext, Floor};
 use crate::metric::ModelDensity;
 use crate::recipe::Recipe;
 use crate::sampler::Samples;
@@ -478,6 +478,7 @@ impl Experiment {
             },
             tvd_sampling_energy_evals: drawn.wide_evals,
         };
+        let (exact_floor, split_half_floor) = Floor::into_fields(scored.floor);
         let r = &self.parts.recipe;
         RunReport {
             recipe: r.name.clone(),
@@ -492,15 +493,8 @@ impl Experiment {
             train_steps: r.train.steps,
             train_diagnostics: final_diagnostics(history),
             metrics: scored.metrics,
-            exact_floor: scored
-                .floor
-                .as_ref()
-                .filter(|f| f.kind == FloorKind::Exact)
-                .map(|f| f.metrics.clone()),
-            split_half_floor: scored
-                .floor
-                .filter(|f| f.kind == FloorKind::SplitHalf)
-                .map(|f| f.metrics),
+            exact_floor,
+            split_half_floor,
             metrics_before_corrector: scored.before,
             mode_occupancy: scored.occupancy,
             corrector: drawn.corrector.into_iter().collect(),

@@ -150,11 +150,7 @@ pub struct RunReport {
 impl RunReport {
     /// The floor the run reports, with its name: "exact floor" or "split-half floor".
     pub fn floor(&self) -> Option<(&'static str, &Figures)> {
-        match (&self.exact_floor, &self.split_half_floor) {
-            (Some(f), _) => Some(("exact floor", f)),
-            (None, Some(f)) => Some(("split-half floor", f)),
-            (None, None) => None,
-        }
+        crate::eval::named_floor(self.exact_floor.as_ref(), self.split_half_floor.as_ref())
     }
 
     /// The method's name: the objective's or the training-free sampler's.

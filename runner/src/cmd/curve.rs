@@ -4,7 +4,7 @@
 use super::setup_threads;
 use crate::ui::{curve_plot, Console};
 use anyhow::Context as _;
-use nsamp_core::eval::{EvalContext, FloorKind};
+use nsamp_core::eval::{EvalContext, Floor};
 use nsamp_core::experiment::curve::{read_snapshots, CurvePoint};
 use nsamp_core::{Experiment, Recipe};
 use serde_json::json;
@@ -18,9 +18,7 @@ pub struct Curve {
     pub points: Vec<CurvePoint>,
     /// The floor of the same sample counts: exact samples where the target has a sampler,
     /// else the reference's split halves.
-    pub floor: Option<nsamp_core::experiment::Figures>,
-    /// Which floor: "exact" or "split-half".
-    pub floor_kind: &'static str,
+    pub floor: Option<Floor>,
 }
 
 /// Scores every snapshot of each run in `dirs` (the recipe's evaluation, with `sets` applied)
@@ -79,17 +77,11 @@ fn run_curve(dir: &Path, recipe: Recipe) -> anyhow::Result<Curve> {
     } else {
         None
     };
-    let floor_kind = match floor.as_ref().map(|f| f.kind) {
-        Some(FloorKind::SplitHalf) => "split-half",
-        _ => "exact",
-    };
-    let floor = floor.map(|f| f.metrics);
     let points = exp.score_snapshots(&snapshots, &cx, &mut console)?;
     Ok(Curve {
         label,
         points,
         floor,
-        floor_kind,
     })
 }
 
@@ -134,10 +126,7 @@ fn write_curve(dir: &Path, c: &Curve) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let (exact, split) = match c.floor_kind {
-        "exact" => (c.floor.as_ref(), None),
-        _ => (None, c.floor.as_ref()),
-    };
+    let (exact, split) = Floor::into_fields(c.floor.clone());
     let v = json!({
         "run": c.label,
         "points": points,

@@ -54,12 +54,7 @@ pub fn evaluate(
             tvd_reference: e.tvd_reference,
             tvd_sampling_energy_evals: 0,
         };
-        let floor = match (&e.exact_floor, &e.split_half_floor) {
-            (Some(f), _) => Some(("exact floor", f)),
-            (None, Some(f)) => Some(("split-half floor", f)),
-            (None, None) => None,
-        };
-        print!("{}", metrics_table(&e.metrics, floor, &protocol));
+        print!("{}", metrics_table(&e.metrics, e.floor(), &protocol));
     }
     Ok(())
 }

@@ -27,8 +27,8 @@ pub fn metric_curves(path: &Path, curves: &[Curve], metrics: &[String]) -> PlotR
         let floor = curves
             .iter()
             .find_map(|c| {
-                let v = c.floor.as_ref()?.get(metric).copied()?;
-                Some((v, format!("{} floor", c.floor_kind)))
+                let f = c.floor.as_ref()?;
+                Some((f.metrics.get(metric).copied()?, f.kind.label()))
             })
             .filter(|(v, _)| v.is_finite());
         let y = padded_range(
@@ -82,7 +82,7 @@ pub fn metric_curves(path: &Path, curves: &[Curve], metrics: &[String]) -> PlotR
 fn draw_lines<'a, X, Y>(
     chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
     curves: &[Curve],
-    floor: Option<&(f64, String)>,
+    floor: Option<&(f64, &'static str)>,
     x_range: (f64, f64),
     point: impl Fn(&nsamp_core::experiment::curve::CurvePoint) -> Option<(f64, f64)>,
 ) -> PlotResult
@@ -100,7 +100,7 @@ where
                 BLACK.mix(0.6).stroke_width(1),
             ))
             .map_err(err)?
-            .label(label.as_str())
+            .label(*label)
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.6)));
     }
     for (i, c) in curves.iter().enumerate() {
