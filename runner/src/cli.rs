@@ -173,7 +173,8 @@ pub enum Command {
         /// Only one group: `gmm` (MC score, iDEM/IW-SM/DwES/FAB steps), `lj55` (LJ-55 energies),
         /// `flow` (RealNVP training steps), `sbtm` (SBTM time steps), `pis` (a PIS step),
         /// `dikl` (a DiKL step with its DSM steps), `refill` (a GMM-40 iDEM refill: 1,000
-        /// samples x 1,000 reverse-SDE steps, the inference path against candle's tensors) or
+        /// samples x 1,000 reverse-SDE steps, and 20 steps of a DW-4 EGNN refill, the inference
+        /// path against candle's tensors) or
         /// `w2` (exact W2 at n = 2,000 to 10,000 on GMM-40 sets, good and bad).
         #[arg(long)]
         only: Option<String>,

@@ -12,9 +12,11 @@
 //! H = 128 (plus 256 for the time embedding). Rotations, translations and permutations of the
 //! input rotate, leave unchanged and permute the output (tested).
 
+pub mod inference;
+
 use nsamp_core::candle::{DType, Module, Tensor, D};
 use nsamp_core::candle_nn::{self, linear, Init, Linear, VarBuilder};
-use nsamp_core::{GeneratorModel, Model, ModelConfig, ModelShape, ScoreModel};
+use nsamp_core::{GeneratorModel, Model, ModelConfig, ModelShape, ScoreInference, ScoreModel};
 
 nsamp_core::config! {
     /// `Egnn(...)` config.
@@ -116,6 +118,10 @@ impl Egnn {
 impl ScoreModel for Egnn {
     fn score(&self, t: &Tensor, x: &Tensor) -> nsamp_core::candle::Result<Tensor> {
         self.forward(t, x)
+    }
+    /// [`inference::EgnnInference`]: the same forward pass on copied weights, without tensors.
+    fn inference(&self) -> anyhow::Result<Option<Box<dyn ScoreInference + '_>>> {
+        Ok(inference::EgnnInference::new(self)?.map(|m| Box::new(m) as Box<dyn ScoreInference>))
     }
 }
 

@@ -12,7 +12,8 @@
 //! error, so differentiating them again fails loudly instead of giving a silent zero (DESIGN.md,
 //! "Facts about candle").
 
-use crate::inference::{transpose_cols, ROWS};
+use crate::inference::ROWS;
+use crate::matmul::transpose_cols;
 use crate::matmul::{matmul, matmul_lhs_t};
 use nsamp_core::candle::{
     bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor,

@@ -13,7 +13,7 @@
 //! is nsamp's own), not bit for bit.
 
 use crate::kernels::{add_bias, bias_gelu, embed_into, residual_bias_gelu};
-use crate::matmul::matmul;
+use crate::matmul::{matmul, transpose_cols};
 use crate::ScoreMlp;
 use nsamp_core::candle::{DType, Tensor};
 use nsamp_core::rayon::prelude::*;
@@ -32,20 +32,6 @@ struct Dense {
 fn weight(w: &Tensor) -> anyhow::Result<(Vec<f32>, usize, usize)> {
     let (o, i) = w.dims2()?;
     Ok((w.flatten_all()?.to_vec1::<f32>()?, o, i))
-}
-
-/// Columns `cols` of the (out, in) matrix `w`, transposed to (cols.len(), out) row-major.
-pub(crate) fn transpose_cols(
-    w: &[f32],
-    out: usize,
-    inp: usize,
-    cols: std::ops::Range<usize>,
-) -> Vec<f32> {
-    let mut t = Vec::with_capacity(cols.len() * out);
-    for c in cols {
-        t.extend((0..out).map(|o| w[o * inp + c]));
-    }
-    t
 }
 
 fn dense(l: &nsamp_core::candle_nn::Linear) -> anyhow::Result<Dense> {

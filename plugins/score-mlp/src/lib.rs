@@ -18,7 +18,7 @@ use nsamp_core::{Model, ModelConfig, ModelShape, ScoreInference, ScoreModel};
 pub mod dense;
 pub mod inference;
 mod kernels;
-mod matmul;
+use nsamp_core::numerics::matmul;
 
 nsamp_core::config! {
     /// `ScoreMlp(...)` config.

@@ -387,6 +387,84 @@ fn refill_group(threads: usize) -> anyhow::Result<()> {
             cpu / 1e3
         );
     }
+    dw4_refill(threads)
+}
+
+/// Reverse-SDE steps timed per repetition of the DW-4 refill (a full refill's 1,000 steps take
+/// minutes through candle's tensors; the cost per step does not depend on the step).
+const DW4_REFILL_STEPS: usize = 20;
+
+/// The refill group's DW-4 part: the DW-4 iDEM paper recipe's refill (1,000 samples; EGNN, 3
+/// layers, H = 128, freshly initialised), [`DW4_REFILL_STEPS`] reverse-SDE steps through the
+/// inference path and through candle's tensors, alternately, 3 reps; reported per step and
+/// scaled to the recipe's 1,000 steps. FLOPs count the inference path's matrix products per
+/// sample and layer: 2 (n H 2H + 2 P H^2 + n 2H H + n H^2), P = n (n - 1) pairs.
+fn dw4_refill(threads: usize) -> anyhow::Result<()> {
+    use nsamp_core::score_sampler::ScoreSdeSampler;
+    use nsamp_core::Sampler;
+    let w = workload!(
+        "DW-4 iDEM EGNN",
+        "recipes/table2/dw4_idem.ron",
+        ["objective.buffer.init=Prior"]
+    );
+    let recipe = w.recipe()?;
+    let asm = Assembled::new(recipe.clone())?;
+    let objective = recipe
+        .objective
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("bench: the DW-4 iDEM recipe names no objective"))?;
+    let cfg: IdemConfig = serde_json::from_value(serde_json::to_value(objective)?["Idem"].clone())?;
+    let settings = cfg.settings();
+    let particles = asm.target.inner().particles();
+    let p = particles.ok_or_else(|| anyhow::anyhow!("bench: DW-4 is a particle target"))?;
+    let mut sde = settings.sde.reverse_sde(&settings.schedule, particles)?;
+    let full_steps = sde.steps;
+    sde.steps = DW4_REFILL_STEPS;
+    let n = settings.buffer.refill_samples;
+    let score = asm
+        .model
+        .as_ref()
+        .and_then(|m| m.as_score())
+        .ok_or_else(|| anyhow::anyhow!("bench: the DW-4 recipe has no score model"))?;
+    let dim = asm.target.dim();
+    let tensor_only = TensorOnly(score);
+    let run = |net: &dyn nsamp_core::ScoreModel, rep: u64| -> anyhow::Result<f64> {
+        let mut s = ScoreSdeSampler {
+            score: net,
+            sde,
+            scale: 1.0,
+            dim,
+            device: &asm.device,
+            chunk: n,
+            normalised: true,
+        };
+        let t = Instant::now();
+        s.sample(n, &RngStreams::new(rep), &mut |_, _| {})?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+    for rep in 0..3 {
+        fast.push(run(score, rep)?);
+        slow.push(run(&tensor_only, rep)?);
+    }
+    let (h, layers, nn) = (128.0, 3.0, p.n as f64);
+    let pairs = nn * (nn - 1.0);
+    let per_sample = 2.0 * layers * (nn * h * 2.0 * h + 2.0 * pairs * h * h + 3.0 * nn * h * h);
+    let flops = per_sample * n as f64 * DW4_REFILL_STEPS as f64;
+    println!(
+        "nsamp bench: threads={threads}, 3 alternating reps of {n} samples x {DW4_REFILL_STEPS} steps (median, min); {:.2} MFLOP per sample and step",
+        per_sample / 1e6
+    );
+    for (label, v) in [("inference", fast), ("candle tensors", slow)] {
+        let (med, min) = median_ms(v);
+        let per_step = med / DW4_REFILL_STEPS as f64;
+        println!(
+            "  refill DW-4 {n} samples, {label:<15} {per_step:8.1} ms a step  {:8.1} ms min  ({:.1} GFLOP/s; {:.1} s per {full_steps}-step refill)",
+            min / DW4_REFILL_STEPS as f64,
+            flops / (med / 1e3) / 1e9,
+            per_step * full_steps as f64 / 1e3
+        );
+    }
     Ok(())
 }
 

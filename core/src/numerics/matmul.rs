@@ -7,6 +7,16 @@
 //! the sequential FMA chain over k. Other widths and CPUs go through the `gemm` crate (candle's
 //! CPU kernels, which pack both operands on every call).
 
+/// Columns `cols` of the (out, in) row-major matrix `w` (a linear layer's weight), transposed
+/// to (cols.len(), out) row-major: the `rhs` of [`matmul`] for those inputs.
+pub fn transpose_cols(w: &[f32], out: usize, inp: usize, cols: std::ops::Range<usize>) -> Vec<f32> {
+    let mut t = Vec::with_capacity(cols.len() * out);
+    for c in cols {
+        t.extend((0..out).map(|o| w[o * inp + c]));
+    }
+    t
+}
+
 /// `dst (m, n) = lhs (m, k) rhs (k, n)`, all row-major, single-threaded.
 pub fn matmul(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], dst: &mut [f32]) {
     assert!(lhs.len() >= m * k && rhs.len() >= k * n && dst.len() >= m * n);
