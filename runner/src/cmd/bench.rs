@@ -216,7 +216,12 @@ fn lj55(iters: usize, device: nsamp_core::Device) -> anyhow::Result<[(f64, f64);
 
 /// The GMM-40 iDEM paper recipe assembled, and its objective's resolved settings.
 fn idem_paper() -> anyhow::Result<(Assembled, DiffusionSettings)> {
-    let recipe = IDEM.recipe()?;
+    idem_recipe(&IDEM)
+}
+
+/// An iDEM recipe assembled, and its objective's resolved settings.
+fn idem_recipe(w: &Workload) -> anyhow::Result<(Assembled, DiffusionSettings)> {
+    let recipe = w.recipe()?;
     let asm = Assembled::new(recipe.clone())?;
     let objective = recipe
         .objective
@@ -331,38 +336,57 @@ fn process_cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// The score network of an assembled recipe.
+fn score_model(asm: &Assembled) -> anyhow::Result<&dyn nsamp_core::ScoreModel> {
+    asm.model
+        .as_ref()
+        .and_then(|m| m.as_score())
+        .ok_or_else(|| anyhow::anyhow!("bench: the recipe has no score model"))
+}
+
+/// Wall seconds of one refill: `n` samples through `sde` driven by `net` (one chunk, sampler
+/// units), from the seed `rep`.
+fn time_refill(
+    net: &dyn nsamp_core::ScoreModel,
+    sde: nsamp_core::numerics::sde::ReverseSde,
+    dim: usize,
+    device: &nsamp_core::candle::Device,
+    n: usize,
+    rep: u64,
+) -> anyhow::Result<f64> {
+    use nsamp_core::score_sampler::ScoreSdeSampler;
+    use nsamp_core::Sampler;
+    let mut s = ScoreSdeSampler {
+        score: net,
+        sde,
+        scale: 1.0,
+        dim,
+        device,
+        chunk: n,
+        normalised: true,
+    };
+    let t = Instant::now();
+    s.sample(n, &RngStreams::new(rep), &mut |_, _| {})?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
 /// The refill group: one GMM-40 iDEM refill (the recipe's 1,000 samples x 1,000 reverse-SDE
 /// steps driven by the paper's 99,074-parameter ScoreMlp, freshly initialised), through the
 /// inference path and through candle's tensor forward, alternately; median and min of `reps`
 /// each. FLOPs count the matrix products of one forward pass per step: n x 2 x (d E H + L H^2 +
 /// H d) (the t-part of the input layer is computed once per step).
 fn refill_group(threads: usize) -> anyhow::Result<()> {
-    use nsamp_core::score_sampler::ScoreSdeSampler;
-    use nsamp_core::Sampler;
     let (asm, settings) = idem_paper()?;
     let sde = settings.sde.reverse_sde(&settings.schedule, None)?;
     let n = settings.buffer.refill_samples;
-    let score = asm
-        .model
-        .as_ref()
-        .and_then(|m| m.as_score())
-        .ok_or_else(|| anyhow::anyhow!("bench: the iDEM recipe has no score model"))?;
+    let score = score_model(&asm)?;
     let dim = asm.target.dim();
     let tensor_only = TensorOnly(score);
     let run = |net: &dyn nsamp_core::ScoreModel, rep: u64| -> anyhow::Result<(f64, f64)> {
-        let mut s = ScoreSdeSampler {
-            score: net,
-            sde,
-            scale: 1.0,
-            dim,
-            device: &asm.device,
-            chunk: n,
-            normalised: true,
-        };
-        let (t, cpu) = (Instant::now(), process_cpu_seconds());
-        s.sample(n, &RngStreams::new(rep), &mut |_, _| {})?;
+        let cpu = process_cpu_seconds();
+        let wall = time_refill(net, sde, dim, &asm.device, n, rep)?;
         let cpu = cpu.zip(process_cpu_seconds()).map(|(a, b)| b - a);
-        Ok((t.elapsed().as_secs_f64(), cpu.unwrap_or(f64::NAN)))
+        Ok((wall, cpu.unwrap_or(f64::NAN)))
     };
     let reps = 3;
     let (mut fast, mut slow) = (Vec::new(), Vec::new());
@@ -400,47 +424,23 @@ const DW4_REFILL_STEPS: usize = 20;
 /// scaled to the recipe's 1,000 steps. FLOPs count the inference path's matrix products per
 /// sample and layer: 2 (n H 2H + 2 P H^2 + n 2H H + n H^2), P = n (n - 1) pairs.
 fn dw4_refill(threads: usize) -> anyhow::Result<()> {
-    use nsamp_core::score_sampler::ScoreSdeSampler;
-    use nsamp_core::Sampler;
     let w = workload!(
         "DW-4 iDEM EGNN",
         "recipes/table2/dw4_idem.ron",
         ["objective.buffer.init=Prior"]
     );
-    let recipe = w.recipe()?;
-    let asm = Assembled::new(recipe.clone())?;
-    let objective = recipe
-        .objective
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("bench: the DW-4 iDEM recipe names no objective"))?;
-    let cfg: IdemConfig = serde_json::from_value(serde_json::to_value(objective)?["Idem"].clone())?;
-    let settings = cfg.settings();
+    let (asm, settings) = idem_recipe(&w)?;
     let particles = asm.target.inner().particles();
     let p = particles.ok_or_else(|| anyhow::anyhow!("bench: DW-4 is a particle target"))?;
     let mut sde = settings.sde.reverse_sde(&settings.schedule, particles)?;
     let full_steps = sde.steps;
     sde.steps = DW4_REFILL_STEPS;
     let n = settings.buffer.refill_samples;
-    let score = asm
-        .model
-        .as_ref()
-        .and_then(|m| m.as_score())
-        .ok_or_else(|| anyhow::anyhow!("bench: the DW-4 recipe has no score model"))?;
+    let score = score_model(&asm)?;
     let dim = asm.target.dim();
     let tensor_only = TensorOnly(score);
-    let run = |net: &dyn nsamp_core::ScoreModel, rep: u64| -> anyhow::Result<f64> {
-        let mut s = ScoreSdeSampler {
-            score: net,
-            sde,
-            scale: 1.0,
-            dim,
-            device: &asm.device,
-            chunk: n,
-            normalised: true,
-        };
-        let t = Instant::now();
-        s.sample(n, &RngStreams::new(rep), &mut |_, _| {})?;
-        Ok(t.elapsed().as_secs_f64())
+    let run = |net: &dyn nsamp_core::ScoreModel, rep: u64| {
+        time_refill(net, sde, dim, &asm.device, n, rep)
     };
     let (mut fast, mut slow) = (Vec::new(), Vec::new());
     for rep in 0..3 {
