@@ -372,18 +372,26 @@ impl ScoreInference for EgnnInference {
             .zip(&self.embed_b)
             .map(|(w, b)| w * t + b)
             .collect();
+        // One block of scratch per worker thread, the batch in waves of one block per worker:
+        // the scratch stays at threads x (pairs per block) x 3H values whatever the batch (a
+        // block per chunk would hold 4.5 GB for 1,000 LJ-55 samples).
         let chunk = self.per_block * row;
-        let nblocks = x.len().div_ceil(chunk);
-        if self.blocks.len() < nblocks {
-            self.blocks.resize_with(nblocks, Block::default);
+        let workers = nsamp_core::rayon::current_num_threads().max(1);
+        if self.blocks.len() < workers {
+            self.blocks.resize_with(workers, Block::default);
         }
         let mut blocks = std::mem::take(&mut self.blocks);
         let net = &*self;
-        blocks[..nblocks]
-            .par_iter_mut()
-            .zip(x.par_chunks(chunk))
-            .zip(out.par_chunks_mut(chunk))
-            .for_each(|((b, xb), ob)| b.forward(net, &h0, xb, ob));
+        for (xw, ow) in x
+            .chunks(chunk * workers)
+            .zip(out.chunks_mut(chunk * workers))
+        {
+            blocks
+                .par_iter_mut()
+                .zip(xw.par_chunks(chunk))
+                .zip(ow.par_chunks_mut(chunk))
+                .for_each(|((b, xb), ob)| b.forward(net, &h0, xb, ob));
+        }
         self.blocks = blocks;
         Ok(())
     }
