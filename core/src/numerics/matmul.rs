@@ -17,6 +17,37 @@ pub fn transpose_cols(w: &[f32], out: usize, inp: usize, cols: std::ops::Range<u
     t
 }
 
+/// A candle linear layer's (out, in) row-major weight and bias (zeros when it has none), copied
+/// to the host, with (out, in).
+pub fn linear_weights(l: &candle_nn::Linear) -> anyhow::Result<(Vec<f32>, Vec<f32>, usize, usize)> {
+    let (o, i) = l.weight().dims2()?;
+    let w = l.weight().flatten_all()?.to_vec1::<f32>()?;
+    let b = match l.bias() {
+        Some(b) => b.to_vec1::<f32>()?,
+        None => vec![0.0; o],
+    };
+    Ok((w, b, o, i))
+}
+
+/// A linear layer copied for [`matmul`]: W^T (in, out) row-major and the bias.
+pub struct Dense {
+    /// W^T, (in, out) row-major.
+    pub wt: Vec<f32>,
+    /// The bias (out,).
+    pub b: Vec<f32>,
+}
+
+impl Dense {
+    /// Copies `l` (f32 weights).
+    pub fn from_linear(l: &candle_nn::Linear) -> anyhow::Result<Self> {
+        let (w, b, o, i) = linear_weights(l)?;
+        Ok(Dense {
+            wt: transpose_cols(&w, o, i, 0..i),
+            b,
+        })
+    }
+}
+
 /// `dst (m, n) = lhs (m, k) rhs (k, n)`, all row-major, single-threaded.
 pub fn matmul(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], dst: &mut [f32]) {
     assert!(lhs.len() >= m * k && rhs.len() >= k * n && dst.len() >= m * n);

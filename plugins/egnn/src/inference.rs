@@ -13,9 +13,8 @@
 
 use crate::Egnn;
 use nsamp_core::candle::DType;
-use nsamp_core::candle_nn::Linear;
 use nsamp_core::numerics::fast_exp::exp_f32;
-use nsamp_core::numerics::matmul::{matmul, transpose_cols};
+use nsamp_core::numerics::matmul::{linear_weights, matmul, transpose_cols, Dense};
 use nsamp_core::rayon::prelude::*;
 use nsamp_core::ScoreInference;
 
@@ -41,31 +40,6 @@ fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (exp_f32(2.0 * x) + 1.0)
 }
 
-/// (out, in) row-major weight and bias (zeros when absent) of a linear layer.
-fn weight_bias(l: &Linear) -> anyhow::Result<(Vec<f32>, Vec<f32>, usize, usize)> {
-    let (o, i) = l.weight().dims2()?;
-    let w = l.weight().flatten_all()?.to_vec1::<f32>()?;
-    let b = match l.bias() {
-        Some(b) => b.to_vec1::<f32>()?,
-        None => vec![0.0; o],
-    };
-    Ok((w, b, o, i))
-}
-
-/// A linear layer for [`matmul`]: W^T (in, out) row-major and the bias.
-struct Dense {
-    wt: Vec<f32>,
-    b: Vec<f32>,
-}
-
-fn dense(l: &Linear) -> anyhow::Result<Dense> {
-    let (w, b, o, i) = weight_bias(l)?;
-    Ok(Dense {
-        wt: transpose_cols(&w, o, i, 0..i),
-        b,
-    })
-}
-
 /// One layer's copied weights (H the hidden width).
 struct LayerWeights {
     /// [W_a^T | W_b^T]: (H, 2H), edge1's h_i and h_j columns side by side.
@@ -88,7 +62,7 @@ struct LayerWeights {
 
 impl LayerWeights {
     fn new(l: &crate::Layer, hd: usize) -> anyhow::Result<Self> {
-        let (w1, b1, o, i) = weight_bias(&l.edge1)?;
+        let (w1, b1, o, i) = linear_weights(&l.edge1)?;
         anyhow::ensure!(
             o == hd && i == 2 * hd + 2,
             "Egnn inference: edge1 is {o} x {i}"
@@ -100,20 +74,20 @@ impl LayerWeights {
             .zip(wb.chunks_exact(hd))
             .flat_map(|(a, b)| a.iter().chain(b).copied())
             .collect();
-        let (g, bg, _, _) = weight_bias(&l.gate)?;
-        let (p2, _, _, _) = weight_bias(&l.phi2)?;
+        let (g, bg, _, _) = linear_weights(&l.gate)?;
+        let (p2, _, _, _) = linear_weights(&l.phi2)?;
         Ok(LayerWeights {
             pair_in,
             w_sq: (0..hd).map(|r| w1[r * i + 2 * hd]).collect(),
             w_a: (0..hd).map(|r| w1[r * i + 2 * hd + 1]).collect(),
             b_edge1: b1,
-            edge2: dense(&l.edge2)?,
+            edge2: Dense::from_linear(&l.edge2)?,
             gate: g,
             b_gate: bg[0],
-            phi1: dense(&l.phi1)?,
+            phi1: Dense::from_linear(&l.phi1)?,
             phi2: p2,
-            node1: dense(&l.node1)?,
-            node2: dense(&l.node2)?,
+            node1: Dense::from_linear(&l.node1)?,
+            node2: Dense::from_linear(&l.node2)?,
         })
     }
 }
@@ -151,6 +125,8 @@ pub struct EgnnInference {
     embed_w: Vec<f32>,
     embed_b: Vec<f32>,
     layers: Vec<LayerWeights>,
+    /// h_0 = Linear(1, H)(t) of the current call.
+    h0: Vec<f32>,
     /// Samples per block.
     per_block: usize,
     blocks: Vec<Block>,
@@ -163,7 +139,7 @@ impl EgnnInference {
         if !w.device().is_cpu() || w.dtype() != DType::F32 {
             return Ok(None);
         }
-        let (embed_w, embed_b, hidden, one) = weight_bias(&net.embed)?;
+        let (embed_w, embed_b, hidden, one) = linear_weights(&net.embed)?;
         anyhow::ensure!(
             one == 1,
             "Egnn inference: the time embedding takes {one} inputs"
@@ -179,6 +155,7 @@ impl EgnnInference {
             d: net.d,
             hidden,
             step_scale: net.step_scale as f32,
+            h0: vec![0.0; hidden],
             embed_w,
             embed_b,
             layers,
@@ -366,12 +343,10 @@ impl ScoreInference for EgnnInference {
             x.len(),
             out.len()
         );
-        let h0: Vec<f32> = self
-            .embed_w
-            .iter()
-            .zip(&self.embed_b)
-            .map(|(w, b)| w * t + b)
-            .collect();
+        // h_0 = Linear(1, H)(t): one vector for the whole batch.
+        for ((h, &w), &b) in self.h0.iter_mut().zip(&self.embed_w).zip(&self.embed_b) {
+            *h = w * t + b;
+        }
         // One block of scratch per worker thread, the batch in waves of one block per worker:
         // the scratch stays at threads x (pairs per block) x 3H values whatever the batch (a
         // block per chunk would hold 4.5 GB for 1,000 LJ-55 samples).
@@ -390,7 +365,7 @@ impl ScoreInference for EgnnInference {
                 .par_iter_mut()
                 .zip(xw.par_chunks(chunk))
                 .zip(ow.par_chunks_mut(chunk))
-                .for_each(|((b, xb), ob)| b.forward(net, &h0, xb, ob));
+                .for_each(|((b, xb), ob)| b.forward(net, &net.h0, xb, ob));
         }
         self.blocks = blocks;
         Ok(())

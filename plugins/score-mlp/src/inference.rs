@@ -13,38 +13,14 @@
 //! is nsamp's own), not bit for bit.
 
 use crate::kernels::{add_bias, bias_gelu, embed_into, residual_bias_gelu};
-use crate::matmul::{matmul, transpose_cols};
+use crate::matmul::{linear_weights, matmul, transpose_cols, Dense};
 use crate::ScoreMlp;
-use nsamp_core::candle::{DType, Tensor};
+use nsamp_core::candle::DType;
 use nsamp_core::rayon::prelude::*;
 use nsamp_core::ScoreInference;
 
 /// Rows per parallel block.
 pub const ROWS: usize = 64;
-
-/// A linear layer's weight transposed to (in, out) row-major, and its bias.
-struct Dense {
-    wt: Vec<f32>,
-    b: Vec<f32>,
-}
-
-/// (out, in) row-major weight of a candle tensor, copied.
-fn weight(w: &Tensor) -> anyhow::Result<(Vec<f32>, usize, usize)> {
-    let (o, i) = w.dims2()?;
-    Ok((w.flatten_all()?.to_vec1::<f32>()?, o, i))
-}
-
-fn dense(l: &nsamp_core::candle_nn::Linear) -> anyhow::Result<Dense> {
-    let (w, o, i) = weight(l.weight())?;
-    let b = match l.bias() {
-        Some(b) => b.to_vec1::<f32>()?,
-        None => vec![0.0; o],
-    };
-    Ok(Dense {
-        wt: transpose_cols(&w, o, i, 0..i),
-        b,
-    })
-}
 
 /// The copied weights.
 struct Weights {
@@ -86,7 +62,7 @@ impl MlpInference {
         if !w_in.device().is_cpu() || w_in.dtype() != DType::F32 {
             return Ok(None);
         }
-        let (full, hidden, k) = weight(w_in)?;
+        let (full, in_b, hidden, k) = linear_weights(&net.input)?;
         let dim = net.dim;
         anyhow::ensure!(
             k.is_multiple_of(dim + 1),
@@ -98,10 +74,6 @@ impl MlpInference {
             freqs.len() * 2 == embedding,
             "ScoreMlp inference: embedding size"
         );
-        let in_b = match net.input.bias() {
-            Some(b) => b.to_vec1::<f32>()?,
-            None => vec![0.0; hidden],
-        };
         let w = Weights {
             dim,
             embedding,
@@ -115,9 +87,9 @@ impl MlpInference {
             blocks: net
                 .blocks
                 .iter()
-                .map(dense)
+                .map(Dense::from_linear)
                 .collect::<anyhow::Result<_>>()?,
-            out: dense(&net.output)?,
+            out: Dense::from_linear(&net.output)?,
         };
         Ok(Some(MlpInference {
             t_emb: vec![0.0; embedding],
@@ -196,7 +168,7 @@ impl ScoreInference for MlpInference {
 mod tests {
     use super::*;
     use crate::ScoreMlpConfig;
-    use nsamp_core::candle::Device;
+    use nsamp_core::candle::{Device, Tensor};
     use nsamp_core::candle_nn::VarMap;
     use nsamp_core::numerics::rng::{fill_normal, RngStreams};
     use nsamp_core::params::seeded_var_builder;
