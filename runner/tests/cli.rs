@@ -327,7 +327,12 @@ fn sweep_writes_one_table_and_table_rebuilds_it() {
     assert!(o.status.success());
     let md = String::from_utf8_lossy(&o.stdout);
     assert!(
-        md.contains("| tiny | Gmm40 | 2 |") && md.contains("exact floor"),
+        md.contains("| tiny | Gmm40 | 2 |") && md.contains("| exact floor | Gmm40 | 2 |"),
+        "{md}"
+    );
+    // The table names the protocol its runs were scored under.
+    assert!(
+        md.starts_with("Protocol: W1, W2 and the other metrics on ") && md.contains("community/"),
         "{md}"
     );
     // One rule for every output path: the parent must exist, the path itself is created.

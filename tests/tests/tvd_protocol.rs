@@ -3,7 +3,8 @@
 //! the split-half floor (a reference made of one set twice has a floor of exactly 0).
 
 use nsamp as _;
-use nsamp_core::eval::{evaluate, EvalSettings, Reference};
+use nsamp_core::eval::{evaluate, EvalSettings, FloorKind, Reference};
+use nsamp_core::experiment::EvalProtocol;
 use nsamp_core::experiment::Silent;
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::registry::{families, Spec};
@@ -101,6 +102,22 @@ fn split_half_floor_of_a_doubled_reference_is_zero() {
     let streams = RngStreams::new(1);
     let e = evaluate(&t, "Dw4()", &half, &s, &streams, &mut Silent).unwrap();
     assert!(e.exact_floor.is_none());
+    assert_eq!(e.floor_kind(), Some(FloorKind::SplitHalf));
+    // The split-half floor's TVD rows are at most half the reference: 5,000 against 5,000 for
+    // the 10,000-row TVD set of a 10,000-row reference (reported as `floor_tvd_rows`).
+    assert_eq!(
+        EvalProtocol::floor_rows(e.floor_kind(), e.tvd_samples, e.n_reference),
+        500
+    );
+    assert_eq!(
+        EvalProtocol::floor_rows(e.floor_kind(), 10_000, 10_000),
+        5_000
+    );
+    assert_eq!(
+        EvalProtocol::floor_rows(Some(FloorKind::Exact), 10_000, 10_000),
+        10_000
+    );
+    assert_eq!(EvalProtocol::floor_rows(None, 10_000, 10_000), 0);
     let floor = e.split_half_floor.expect("a split-half floor");
     for k in ["W2", "E-TVD", "D-TVD"] {
         assert!(floor[k].abs() < 1e-6, "floor {k} = {}", floor[k]);

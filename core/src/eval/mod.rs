@@ -157,6 +157,15 @@ impl Evaluation {
     pub fn floor(&self) -> Option<(&'static str, &Metrics)> {
         named_floor(self.exact_floor.as_ref(), self.split_half_floor.as_ref())
     }
+
+    /// Which floor the evaluation has, if any.
+    pub fn floor_kind(&self) -> Option<FloorKind> {
+        match (&self.exact_floor, &self.split_half_floor) {
+            (Some(_), _) => Some(FloorKind::Exact),
+            (None, Some(_)) => Some(FloorKind::SplitHalf),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Scores `samples` under the recipe's protocol as a run does (its first `eval.samples` rows;

@@ -75,6 +75,29 @@ pub struct EvalProtocol {
     /// not the method's budget).
     #[serde(default)]
     pub tvd_sampling_energy_evals: u64,
+    /// Rows on each side of the floor's TVDs: `tvd_samples` for an exact floor; for a split-half
+    /// floor at most half the reference (5,000 against 5,000 for a 10,000-row reference), which
+    /// puts that floor above what two sets of `tvd_samples` rows would score. 0: no floor (or a
+    /// report written before this field).
+    #[serde(default)]
+    pub floor_tvd_rows: usize,
+}
+
+impl EvalProtocol {
+    /// [`EvalProtocol::floor_tvd_rows`] for a floor of `kind` over a reference of `n_reference`
+    /// rows and `tvd_samples` scored TVD rows: the split-half floor's wide set is the
+    /// reference's second half, at most `n_reference / 2` rows.
+    pub fn floor_rows(
+        kind: Option<crate::eval::FloorKind>,
+        tvd_samples: usize,
+        n_reference: usize,
+    ) -> usize {
+        match kind {
+            None => 0,
+            Some(crate::eval::FloorKind::Exact) => tvd_samples,
+            Some(crate::eval::FloorKind::SplitHalf) => tvd_samples.min(n_reference / 2),
+        }
+    }
 }
 
 /// Every mixture component's share of the samples (mixture targets).

@@ -1,6 +1,7 @@
 //! Seed sweeps and result tables: one row per method (recipe name), mean +- sample standard
-//! deviation over its runs of every metric, wall time and energy evaluations, with the exact floor
-//! of each target as its own row. Written as markdown and JSON.
+//! deviation over its runs of every metric, wall time and energy evaluations, with the floor of
+//! each target (mean over the seeds) as its own row and the evaluation protocol named above the
+//! table. Written as markdown and JSON.
 
 use anyhow::Context as _;
 use nsamp_core::experiment::Figures;
@@ -248,52 +249,121 @@ fn row(method: &str, ms: &[RunReport], names: &[String]) -> (String, Value) {
     (md, json)
 }
 
+/// The evaluation protocol of the runs, as the line above the table: sample and reference sizes
+/// of the metrics, of the nsamp protocol's TVDs, and what the `community/` columns are. Runs
+/// scored under different protocols are listed apart (their columns do not compare).
+fn protocol_note(reports: &[&RunReport]) -> (String, Value) {
+    let mut kinds: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in reports {
+        let p = &m.eval_protocol;
+        let tvd = if p.tvd_samples == 0 {
+            "the same samples".to_string()
+        } else {
+            format!("{} samples against {} rows", p.tvd_samples, p.tvd_reference)
+        };
+        let line = format!(
+            "W1, W2 and the other metrics on {} samples against {} reference rows ({}); the nsamp \
+             protocol's TVDs (E-TVD, S-TVD, D-TVD) on {tvd}",
+            p.samples, p.n_reference, p.reference
+        );
+        kinds
+            .entry(line)
+            .or_default()
+            .push(format!("{} seed {}", m.recipe, m.seed));
+    }
+    let community = "columns named `community/...` are the community protocol (DEM's evaluation \
+                     code, README \"The community protocol\") on the first set's samples; the \
+                     others nsamp's (README \"Evaluation protocol\")";
+    let md = if kinds.len() == 1 {
+        let line = kinds.keys().next().map(String::as_str).unwrap_or_default();
+        format!("Protocol: {line}; {community}.\n\n")
+    } else {
+        let mut s = format!(
+            "Protocol: the runs were scored under {} different protocols (their columns do not \
+             compare; {community}):\n",
+            kinds.len()
+        );
+        for (line, runs) in &kinds {
+            s.push_str(&format!("- {line}: {}\n", runs.join(", ")));
+        }
+        s.push('\n');
+        s
+    };
+    let json = json!(kinds
+        .iter()
+        .map(|(line, runs)| json!({"protocol": line, "runs": runs}))
+        .collect::<Vec<_>>());
+    (md, json)
+}
+
 /// Builds the table from finished run directories: one row per recipe name (trained and
-/// training-free methods alike), then the exact floor of each target.
+/// training-free methods alike), then the floor of each target (exact or split-half), mean ±
+/// standard deviation over the seeds it was drawn for (an exact floor depends on the seed), and
+/// above the table the protocol the runs were scored under.
 pub fn build(runs: &[PathBuf]) -> anyhow::Result<Table> {
     anyhow::ensure!(!runs.is_empty(), "no run directories given");
     let mut groups: BTreeMap<String, Vec<RunReport>> = BTreeMap::new();
-    let mut floors: BTreeMap<String, Figures> = BTreeMap::new();
+    // (floor kind, target) -> seed -> the floor's figures.
+    let mut floors: BTreeMap<(String, String), BTreeMap<u64, Figures>> = BTreeMap::new();
     for r in runs {
         let m = read_report(r)?;
         if let Some((kind, f)) = m.floor() {
             floors
-                .entry(format!("{kind}|{}", m.target))
+                .entry((kind.to_string(), m.target.clone()))
+                .or_default()
+                .entry(m.seed)
                 .or_insert_with(|| f.clone());
         }
         groups.entry(m.recipe.clone()).or_default().push(m);
     }
     let names = columns(&groups);
-    let mut md = format!(
+    let reports: Vec<&RunReport> = groups.values().flatten().collect();
+    let (mut md, protocol) = protocol_note(&reports);
+    md.push_str(&format!(
         "| method | target | seeds | {} | wall time (s) | energy evals |\n|{}\n",
         names.join(" | "),
         "---|".repeat(names.len() + 5)
-    );
+    ));
     let mut rows = Vec::new();
     for (method, ms) in &groups {
         let (line, json) = row(method, ms, &names);
         md.push_str(&line);
         rows.push(json);
     }
-    for (key, f) in &floors {
-        let (kind, target) = key.split_once('|').unwrap_or(("floor", key));
+    let mut floor_json = Vec::new();
+    for ((kind, target), by_seed) in &floors {
+        let mut metrics = serde_json::Map::new();
         let cells: Vec<String> = names
             .iter()
             .map(|n| {
-                f.get(n)
-                    .filter(|v| v.is_finite())
-                    .map(|v| format!("{v:.3}"))
-                    .unwrap_or_else(|| "-".into())
+                let v: Vec<f64> = by_seed
+                    .values()
+                    .filter_map(|f| f.get(n).copied().filter(|v| v.is_finite()))
+                    .collect();
+                if v.is_empty() {
+                    return "-".into();
+                }
+                let (mu, sd) = mean_std(&v);
+                metrics.insert(n.clone(), json!({"mean": mu, "std": sd}));
+                if v.len() > 1 {
+                    format!("{mu:.3} ± {sd:.3}")
+                } else {
+                    format!("{mu:.3}")
+                }
             })
             .collect();
         md.push_str(&format!(
-            "| {kind} | {target} | - | {} | - | - |\n",
+            "| {kind} | {target} | {} | {} | - | - |\n",
+            by_seed.len(),
             cells.join(" | ")
         ));
+        let seeds: Vec<u64> = by_seed.keys().copied().collect();
+        floor_json
+            .push(json!({"kind": kind, "target": target, "seeds": seeds, "metrics": metrics}));
     }
     Ok(Table {
         markdown: md,
-        json: json!({"rows": rows, "exact_floor": floors}),
+        json: json!({"protocol": protocol, "rows": rows, "floors": floor_json}),
     })
 }
 
