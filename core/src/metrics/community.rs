@@ -32,8 +32,9 @@
 //! - `1-Wasserstein`, `2-Wasserstein` (`optimal_transport.py::wasserstein`): POT's exact
 //!   `emd2` with uniform weights on the cost `torch.cdist(a, b)` (Euclidean), squared for p = 2,
 //!   and `sqrt` of the optimum for p = 2. For n = m the optimum is a permutation, so this is
-//!   nsamp's [`W1`](super::W1) and [`W2`](super::W2) (scipy's `linear_sum_assignment`, which
-//!   nsamp's `lsap` crate translates, finds the same optimum). Particle targets get the same
+//!   nsamp's [`W1`](super::W1) and [`W2`](super::W2) (nsamp's exact assignment solver,
+//!   [`super::candidate_lap`], finds the same optimum as POT; checked against the dense `lsap`
+//!   crate, a translation of scipy's `linear_sum_assignment`, on small sets). Particle targets get the same
 //!   flattened figure (no symmetry taken into account). Differences: DEM's `cdist` is float32
 //!   (and uses the |x|^2 - 2 x.y + |y|^2 expansion for large sets), nsamp's cost is f64.
 //! - `Linear_MMD`, `Poly_MMD`, `RBF_MMD` (`mmd.py`): squared MMDs, see [`super::mmd`].

@@ -8,7 +8,8 @@
 //!   h_0 = GELU(e(x) W_x^T + c(t)),  c(t) = e(t t_scale) W_t^T + b_in   (one c per call: t is
 //!   shared by the rows),
 //!   h_{l+1} = h_l + GELU(h_l W_l^T + b_l),   s = h_L W_out^T + b_out.
-//! Matrix products go through the `gemm` crate (the kernels candle's CPU matmul uses). Results
+//! Matrix products go through `nsamp_core::numerics::matmul` (an AVX-512 register-tiled kernel
+//! where the build targets AVX-512, else the `gemm` crate that candle's CPU matmul uses). Results
 //! agree with the candle forward to float rounding (the t-part's sum is split off and the sine
 //! is nsamp's own), not bit for bit.
 
