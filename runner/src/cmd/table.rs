@@ -257,7 +257,11 @@ fn protocol_note(reports: &[&RunReport]) -> (String, Value) {
     for m in reports {
         let p = &m.eval_protocol;
         let tvd = if p.tvd_samples == 0 {
-            "the same samples".to_string()
+            // Reports written before `eval.tvd_samples` existed: the TVD set and the
+            // Freedman-Diaconis bins came in the same change.
+            "the same samples, with the former bins (floor(sqrt(n)) for E-TVD and D-TVD, \
+             round(n^(1/4)) per axis for S-TVD)"
+                .to_string()
         } else {
             format!("{} samples against {} rows", p.tvd_samples, p.tvd_reference)
         };
