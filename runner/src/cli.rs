@@ -174,8 +174,8 @@ pub enum Command {
         /// `flow` (RealNVP training steps), `sbtm` (SBTM time steps), `pis` (a PIS step),
         /// `dikl` (a DiKL step with its DSM steps), `refill` (a GMM-40 iDEM refill: 1,000
         /// samples x 1,000 reverse-SDE steps, and 20 steps of a DW-4 EGNN refill, the inference
-        /// path against candle's tensors) or
-        /// `w2` (exact W2 at n = 2,000 to 10,000 on GMM-40 sets, good and bad).
+        /// path against candle's tensors), `w2` (exact W2 at n = 2,000 to 10,000 on GMM-40
+        /// sets, good and bad) or `dw4` (the DW-4 iDEM and IW-SM training steps, EGNN).
         #[arg(long)]
         only: Option<String>,
     },

@@ -136,6 +136,21 @@ const FLOWS: [Workload; 4] = [
     ),
 ];
 
+/// The DW-4 paper recipes' training steps (B = 512, K = 1,000, the EGNN with 3 layers of
+/// H = 128; IW-SM with J = 2): the Monte Carlo score and the EGNN's forward and backward.
+const DW4_STEPS: [Workload; 2] = [
+    workload!(
+        "dw4_idem_step B=512 K=1000 EGNN 3x128",
+        "recipes/table2/dw4_idem.ron",
+        []
+    ),
+    workload!(
+        "dw4_iwsm_step B=512 K=1000 J=2 EGNN 3x128",
+        "recipes/table2/dw4_iwsm.ron",
+        []
+    ),
+];
+
 /// Seconds of each of `timed` training steps of `w` after `warmup` untimed ones: batch, loss
 /// (Monte Carlo score, AIS, inner fits: whatever the objective does), forward, backward, clip,
 /// Adam (the trainer's own code path, [`train::step_once`] on rayon's pool as `train` runs it;
@@ -543,8 +558,8 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     anyhow::ensure!(iters >= 3, "--iters must be at least 3");
     if let Some(o) = only {
         anyhow::ensure!(
-            ["gmm", "lj55", "flow", "sbtm", "pis", "dikl", "refill", "w2"].contains(&o),
-            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm, pis, dikl, refill, w2)"
+            ["gmm", "lj55", "flow", "sbtm", "pis", "dikl", "refill", "w2", "dw4"].contains(&o),
+            "--only: unknown group `{o}` (gmm, lj55, flow, sbtm, pis, dikl, refill, w2, dw4)"
         );
     }
     nsamp_core::experiment::ensure_registry()?;
@@ -575,6 +590,13 @@ pub fn run(iters: usize, only: Option<&str>) -> anyhow::Result<()> {
     }
     if wants("w2") {
         w2_group(threads)?;
+    }
+    if wants("dw4") {
+        println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
+        for w in &DW4_STEPS {
+            let (med, min) = time_step(w, iters)?;
+            println!("  {:<44} {med:8.1} ms  {min:8.1} ms  ({})", w.label, w.path);
+        }
     }
     if wants("pis") {
         println!("nsamp bench: threads={threads}, iters={iters} (median, min)");
