@@ -20,6 +20,24 @@ pub struct MetricInput<'a> {
     pub density: Option<&'a ModelDensity>,
 }
 
+impl MetricInput<'_> {
+    /// The same input with the reference cut to its first n rows, n = the samples' row count
+    /// (all of it when it is smaller): the community protocol scores sets of equal size, as
+    /// DEM's evaluation draws `eval_batch_size` test rows for `eval_batch_size` samples.
+    pub fn equal_sizes(&self) -> MetricInput<'_> {
+        let n = (self.samples.len() / self.dim.max(1)).min(self.reference_energy.len());
+        MetricInput {
+            samples: self.samples,
+            reference: &self.reference[..n * self.dim],
+            dim: self.dim,
+            sample_energy: self.sample_energy,
+            reference_energy: &self.reference_energy[..n],
+            target: self.target,
+            density: self.density,
+        }
+    }
+}
+
 /// A flow's density at its own samples and at the reference rows.
 #[derive(Debug, Clone)]
 pub struct ModelDensity {

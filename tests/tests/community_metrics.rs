@@ -150,3 +150,28 @@ fn metrics_refuse_targets_they_do_not_fit() {
         assert!(e.contains("particle target"), "{s}: {e}");
     }
 }
+
+/// The community figures compare equal-size sets, as DEM's evaluation does (`eval_batch_size`
+/// samples against as many test rows): against a reference 10 times larger, every community
+/// figure equals the one against the reference's first rows, while nsamp's TVDs and W2s use the
+/// whole reference.
+#[test]
+fn community_figures_cut_the_reference_to_the_samples_size() {
+    let t = target("Dw4()");
+    let samples = configs(11, 200, 1.3);
+    let reference = configs(12, 2000, 1.2);
+    let whole = run(t.as_ref(), &samples, &reference, &ALL);
+    let first = run(t.as_ref(), &samples, &reference[..200 * 8], &ALL);
+    for k in [
+        "community/E-TVD",
+        "community/D-TVD",
+        "community/E-W2",
+        "community/D-W2",
+        "community/Eq-EMD2",
+    ] {
+        assert_eq!(whole[k], first[k], "{k}");
+    }
+    for k in ["E-TVD", "D-TVD", "E-W2", "D-W2"] {
+        assert_ne!(whole[k], first[k], "{k} should read the whole reference");
+    }
+}

@@ -17,7 +17,10 @@
 //!
 //! `ETvd`, `DTvd`, `EnergyW2`, `DistanceW2` and `EqW2` take `protocol: Nsamp` (default, the
 //! definitions above) or `protocol: Community` (the community's evaluation code number for
-//! number, reported under `community/<name>`; see [`community`]).
+//! number, reported under `community/<name>`; see [`community`]). Every community figure
+//! compares sets of equal size: the samples against the reference's first as many rows
+//! ([`MetricInput::equal_sizes`]), as DEM scores `eval_batch_size` samples against
+//! `eval_batch_size` test rows.
 //!
 //! The nsamp protocol's histogram TVDs (`E-TVD`, `S-TVD`, `D-TVD`) score `eval.tvd_samples`
 //! rows (10,000 by default) against as many reference rows ([`Metric::wide_set`]), with
@@ -78,8 +81,8 @@ crate::config! {
     /// the reference range plus under/overflow bins, `bins` defaults to the Freedman-Diaconis
     /// rule on the reference energies (at most floor(sqrt(n_ref))), scored on the
     /// `eval.tvd_samples` set, key `E-TVD`. Community (DiKL's `eval.py`, DEM's histogram TVD):
-    /// `bins` defaults to 200, out-of-range samples dropped, `eval.samples` rows, key
-    /// `community/E-TVD`.
+    /// `bins` defaults to 200, out-of-range samples dropped, `eval.samples` rows against as many
+    /// reference rows (the first), key `community/E-TVD`.
     pub struct ETvd {
         /// Number of bins (None: Freedman-Diaconis under Nsamp, 200 under Community).
         bins: Option<usize> = Default::default(),
@@ -93,6 +96,14 @@ impl Metric for ETvd {
         self.protocol == Protocol::Nsamp
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        let cut;
+        let i = match self.protocol {
+            Protocol::Community => {
+                cut = i.equal_sizes();
+                &cut
+            }
+            Protocol::Nsamp => i,
+        };
         let v = match self.protocol {
             Protocol::Nsamp => {
                 let bins = self.bins.unwrap_or_else(|| {
@@ -157,7 +168,8 @@ crate::config! {
     /// Nsamp: `bins` defaults to the Freedman-Diaconis rule on the pooled reference distances
     /// (at most the square root of their count), under/overflow bins, the `eval.tvd_samples`
     /// set, key `D-TVD`. Community (DEM's `dist_total_var`): 200 bins, out-of-range distances
-    /// dropped, key `community/D-TVD`.
+    /// dropped, the `eval.samples` configurations against as many reference rows (the first),
+    /// key `community/D-TVD`.
     pub struct DTvd {
         /// Number of bins over the reference's distance range (None: Freedman-Diaconis under
         /// Nsamp, 200 under Community).
@@ -196,6 +208,14 @@ impl Metric for DTvd {
         Ok(())
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        let cut;
+        let i = match self.protocol {
+            Protocol::Community => {
+                cut = i.equal_sizes();
+                &cut
+            }
+            Protocol::Nsamp => i,
+        };
         let (ds, dr) = pooled_distances(i, "DTvd")?;
         let v = match self.protocol {
             Protocol::Nsamp => {

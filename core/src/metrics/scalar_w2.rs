@@ -8,7 +8,8 @@
 //!
 //! - `Nsamp`: reports W2 itself (`E-W2`, `D-W2`), in the feature's units.
 //! - `Community`: reports DEM's figure, `pot.emd2_1d(ref, gen)` with POT's default metric
-//!   `sqeuclidean`, i.e. **W2^2** (`community/E-W2`, `community/D-W2`). DEM evaluates it on
+//!   `sqeuclidean`, i.e. **W2^2** (`community/E-W2`, `community/D-W2`), against as many reference
+//!   rows as there are samples (the first: DEM draws `eval_batch_size` test rows). DEM evaluates it on
 //!   log-densities (-E), which gives the same value.
 
 use super::community::{key, Protocol};
@@ -44,6 +45,12 @@ fn figure(protocol: Protocol, w2_squared: f64) -> f64 {
 
 impl Metric for EnergyW2 {
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        let cut = i.equal_sizes();
+        let i = if self.protocol == Protocol::Community {
+            &cut
+        } else {
+            i
+        };
         let w = wasserstein_1d_pow(i.sample_energy, i.reference_energy, 2)?;
         Ok(vec![(key(self.protocol, "E-W2"), figure(self.protocol, w))])
     }
@@ -58,6 +65,12 @@ impl Metric for DistanceW2 {
         Ok(())
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
+        let cut = i.equal_sizes();
+        let i = if self.protocol == Protocol::Community {
+            &cut
+        } else {
+            i
+        };
         let (ds, dr) = super::pooled_distances(i, "DistanceW2")?;
         let w = wasserstein_1d_pow(&ds, &dr, 2)?;
         Ok(vec![(key(self.protocol, "D-W2"), figure(self.protocol, w))])
