@@ -96,13 +96,11 @@ impl Metric for ETvd {
         self.protocol == Protocol::Nsamp
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let cut;
-        let i = match self.protocol {
-            Protocol::Community => {
-                cut = i.equal_sizes();
-                &cut
-            }
-            Protocol::Nsamp => i,
+        let cut = i.equal_sizes();
+        let i = if self.protocol == Protocol::Community {
+            &cut
+        } else {
+            i
         };
         let v = match self.protocol {
             Protocol::Nsamp => {
@@ -208,13 +206,11 @@ impl Metric for DTvd {
         Ok(())
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let cut;
-        let i = match self.protocol {
-            Protocol::Community => {
-                cut = i.equal_sizes();
-                &cut
-            }
-            Protocol::Nsamp => i,
+        let cut = i.equal_sizes();
+        let i = if self.protocol == Protocol::Community {
+            &cut
+        } else {
+            i
         };
         let (ds, dr) = pooled_distances(i, "DTvd")?;
         let v = match self.protocol {
