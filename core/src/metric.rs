@@ -3,6 +3,7 @@
 use crate::target::Target;
 
 /// Everything a metric may use. Samples and reference are in data units, row-major `n x dim`.
+#[derive(Clone, Copy)]
 pub struct MetricInput<'a> {
     /// The sampler's output.
     pub samples: &'a [f32],
@@ -20,11 +21,11 @@ pub struct MetricInput<'a> {
     pub density: Option<&'a ModelDensity>,
 }
 
-impl MetricInput<'_> {
+impl<'a> MetricInput<'a> {
     /// The same input with the reference cut to its first n rows, n = the samples' row count
     /// (all of it when it is smaller): the community protocol scores sets of equal size, as
     /// DEM's evaluation draws `eval_batch_size` test rows for `eval_batch_size` samples.
-    pub fn equal_sizes(&self) -> MetricInput<'_> {
+    pub fn equal_sizes(&self) -> MetricInput<'a> {
         let n = (self.samples.len() / self.dim.max(1)).min(self.reference_energy.len());
         MetricInput {
             samples: self.samples,

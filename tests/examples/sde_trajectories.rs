@@ -1,6 +1,6 @@
 //! Where a trained score model's reverse-SDE samples come from: integrates `n` prior draws
-//! through a finished run's network (the run's final weights, `model.safetensors`) with the
-//! reverse SDE of `nsamp_core::numerics::sde` and writes the states at t = 1 (the prior draw),
+//! through a finished run's network (the run's final weights, `model.safetensors`) with
+//! `nsamp_core::numerics::sde::ReverseSde` (prior, Euler-Maruyama, noise scale 1) and writes the states at t = 1 (the prior draw),
 //! 0.9, 0.8, 0.7, 0.5 and the end as one .npy of 6 n rows (sampler units: x / scale), for an
 //! analysis such as `results/far_samples.py`. Diffusion runs on d-dimensional non-particle
 //! targets only (no centre-of-mass removal).
@@ -12,8 +12,9 @@
 //! recipe's objective config is not readable here without the diffusion plugin's types.
 
 use nsamp_core::io::write_npy;
-use nsamp_core::numerics::rng::{fill_normal, RngStreams};
+use nsamp_core::numerics::rng::RngStreams;
 use nsamp_core::numerics::schedule::GeometricSchedule;
+use nsamp_core::numerics::sde::ReverseSde;
 use nsamp_core::score_sampler::score_inference;
 
 fn main() -> anyhow::Result<()> {
@@ -38,31 +39,28 @@ fn main() -> anyhow::Result<()> {
         .as_score()
         .ok_or_else(|| anyhow::anyhow!("the run's model is not a score model"))?;
     let mut net = score_inference(score, dim, &exp.parts.device)?;
-    let schedule = GeometricSchedule::new(sigma_min, sigma_max)?;
+    let sde = ReverseSde {
+        schedule: GeometricSchedule::new(sigma_min, sigma_max)?,
+        steps,
+        noise_scale: 1.0,
+        com_free: None,
+    };
     let streams = RngStreams::new(seed);
-    let mut x = vec![0f32; n * dim];
-    fill_normal(&mut streams.stream("prior", 0), &mut x);
-    let sd = schedule.h(1.0).sqrt() as f32;
-    x.iter_mut().for_each(|v| *v *= sd);
+    let mut x = sde.prior(n, dim, &streams, 0);
     let mut out = x.clone();
-    let (mut s, mut z) = (vec![0f32; x.len()], vec![0f32; x.len()]);
-    let mut rng = streams.stream("noise", 0);
-    let dt = 1.0 / steps as f64;
-    let keep = [9 * steps / 10, 8 * steps / 10, 7 * steps / 10, steps / 2];
-    for i in 0..steps {
-        if keep.contains(&(steps - i)) {
-            out.extend_from_slice(&x);
-        }
-        // Euler-Maruyama as ReverseSde::integrate, the states between steps kept.
-        let t = 1.0 - i as f64 * dt;
-        net.score_into(t as f32, &x, &mut s)?;
-        let g2 = schedule.g2(t);
-        let (drift, diff) = ((g2 * dt) as f32, (g2 * dt).sqrt() as f32);
-        fill_normal(&mut rng, &mut z);
-        for ((xv, sv), zv) in x.iter_mut().zip(&s).zip(&z) {
-            *xv += drift * sv + diff * zv;
-        }
-    }
+    let keep = [steps / 10, 2 * steps / 10, 3 * steps / 10, steps / 2];
+    sde.integrate_observed(
+        &mut x,
+        dim,
+        &streams,
+        0,
+        &mut |t, xs, o| net.score_into(t as f32, xs, o),
+        &mut |i, xs| {
+            if keep.contains(&i) {
+                out.extend_from_slice(xs);
+            }
+        },
+    )?;
     out.extend_from_slice(&x);
     write_npy(std::path::Path::new(&args[1]), &out, dim)?;
     println!(

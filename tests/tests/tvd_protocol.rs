@@ -3,8 +3,7 @@
 //! the split-half floor (a reference made of one set twice has a floor of exactly 0).
 
 use nsamp as _;
-use nsamp_core::eval::{evaluate, EvalSettings, FloorKind, Reference};
-use nsamp_core::experiment::EvalProtocol;
+use nsamp_core::eval::{evaluate, EvalSettings, Reference};
 use nsamp_core::experiment::Silent;
 use nsamp_core::numerics::rng::{fill_normal, RngStreams};
 use nsamp_core::registry::{families, Spec};
@@ -102,26 +101,48 @@ fn split_half_floor_of_a_doubled_reference_is_zero() {
     let streams = RngStreams::new(1);
     let e = evaluate(&t, "Dw4()", &half, &s, &streams, &mut Silent).unwrap();
     assert!(e.exact_floor.is_none());
-    assert_eq!(e.floor_kind(), Some(FloorKind::SplitHalf));
-    // The split-half floor's TVD rows are at most half the reference: 5,000 against 5,000 for
-    // the 10,000-row TVD set of a 10,000-row reference (reported as `floor_tvd_rows`).
-    assert_eq!(
-        EvalProtocol::floor_rows(e.floor_kind(), e.tvd_samples, e.n_reference),
-        500
-    );
-    assert_eq!(
-        EvalProtocol::floor_rows(e.floor_kind(), 10_000, 10_000),
-        5_000
-    );
-    assert_eq!(
-        EvalProtocol::floor_rows(Some(FloorKind::Exact), 10_000, 10_000),
-        10_000
-    );
-    assert_eq!(EvalProtocol::floor_rows(None, 10_000, 10_000), 0);
+    assert_eq!((e.tvd_samples, e.floor_tvd_rows), (500, 500));
     let floor = e.split_half_floor.expect("a split-half floor");
     for k in ["W2", "E-TVD", "D-TVD"] {
         assert!(floor[k].abs() < 1e-6, "floor {k} = {}", floor[k]);
         assert!(e.metrics[k].abs() < 1e-6, "{k} = {}", e.metrics[k]);
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The floor reports the rows its TVDs compared: an exact floor as many as the scored TVD set
+/// (800), a split-half floor at most half the reference (500 of a 1,000-row reference) even
+/// when the scored set is larger.
+#[test]
+fn floor_reports_the_rows_of_its_tvds() {
+    let streams = RngStreams::new(5);
+    let gmm = target("Gmm40()");
+    let x = gmm
+        .inner()
+        .exact_sample(800, &mut streams.stream("samples", 0))
+        .unwrap();
+    let s = settings(400, 800, Reference::Exact, &["ETvd()"]);
+    let e = evaluate(&gmm, "Gmm40()", &x, &s, &streams, &mut Silent).unwrap();
+    assert!(e.exact_floor.is_some());
+    assert_eq!((e.tvd_samples, e.floor_tvd_rows), (800, 800));
+
+    let dw4 = target("Dw4()");
+    let mut rows = vec![0f32; 1000 * 8];
+    fill_normal(&mut streams.stream("reference", 0), &mut rows);
+    let dir = std::env::temp_dir().join(format!("nsamp-floor-rows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ref.npy");
+    nsamp_core::io::write_npy(&file, &rows, 8).unwrap();
+    let mut x = vec![0f32; 800 * 8];
+    fill_normal(&mut streams.stream("samples", 1), &mut x);
+    let s = settings(
+        400,
+        800,
+        Reference::File(file.display().to_string()),
+        &["ETvd()", "DTvd()"],
+    );
+    let e = evaluate(&dw4, "Dw4()", &x, &s, &streams, &mut Silent).unwrap();
+    assert!(e.split_half_floor.is_some());
+    assert_eq!((e.tvd_samples, e.floor_tvd_rows), (800, 500));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -53,6 +53,9 @@ pub struct Floor {
     pub kind: FloorKind,
     /// The metrics (the wide metrics on a wide set when the scored samples had one).
     pub metrics: Metrics,
+    /// Rows on each side of its TVDs: the scored TVD rows for an exact floor; for a split-half
+    /// floor at most half the reference (5,000 against 5,000 for a 10,000-row reference).
+    pub tvd_rows: usize,
 }
 
 impl FloorKind {
@@ -72,6 +75,7 @@ impl Floor {
             Some(Floor {
                 kind: FloorKind::Exact,
                 metrics,
+                ..
             }) => (Some(metrics), None),
             Some(Floor { metrics, .. }) => (None, Some(metrics)),
             None => (None, None),
@@ -376,7 +380,7 @@ impl EvalContext {
         n: usize,
         n_wide: usize,
         streams: &RngStreams,
-    ) -> anyhow::Result<Option<Metrics>> {
+    ) -> anyhow::Result<Option<Floor>> {
         let mut rng = streams.stream("exact-floor", 0);
         let Some(fresh) = self.target.inner().exact_sample(n, &mut rng) else {
             return Ok(None);
@@ -392,18 +396,17 @@ impl EvalContext {
         } else {
             None
         };
-        Ok(Some(self.score_with(
-            &fresh,
-            None,
-            wide.as_deref(),
-            None,
-        )?))
+        Ok(Some(Floor {
+            kind: FloorKind::Exact,
+            metrics: self.score_with(&fresh, None, wide.as_deref(), None)?,
+            tvd_rows: n_wide.max(n),
+        }))
     }
 
     /// The split-half floor of a target without an exact sampler: the reference's second half
     /// (its first `n` rows for the narrow metrics, `n_wide` for the wide ones, at most the
     /// half) scored against its first half. None for a reference of fewer than 2 rows.
-    pub fn split_half_floor(&self, n: usize, n_wide: usize) -> anyhow::Result<Option<Metrics>> {
+    pub fn split_half_floor(&self, n: usize, n_wide: usize) -> anyhow::Result<Option<Floor>> {
         let dim = self.target.dim();
         let half = self.n_reference() / 2;
         if half == 0 {
@@ -417,8 +420,18 @@ impl EvalContext {
         };
         let (n, n_wide) = (n.min(half), n_wide.min(half));
         let wide = (n_wide > n).then(|| &b[..n_wide * dim]);
-        self.score_against(&first, &first, &b[..n * dim], Some(&eb[..n]), wide, None)
-            .map(Some)
+        Ok(Some(Floor {
+            kind: FloorKind::SplitHalf,
+            metrics: self.score_against(
+                &first,
+                &first,
+                &b[..n * dim],
+                Some(&eb[..n]),
+                wide,
+                None,
+            )?,
+            tvd_rows: n_wide.max(n),
+        }))
     }
 
     /// The floor of `n` scored samples (`n_wide` in the wide set; 0 for none): exact samples
@@ -429,15 +442,9 @@ impl EvalContext {
         n_wide: usize,
         streams: &RngStreams,
     ) -> anyhow::Result<Option<Floor>> {
-        if let Some(metrics) = self.exact_floor(n, n_wide, streams)? {
-            return Ok(Some(Floor {
-                kind: FloorKind::Exact,
-                metrics,
-            }));
+        match self.exact_floor(n, n_wide, streams)? {
+            Some(f) => Ok(Some(f)),
+            None => self.split_half_floor(n, n_wide),
         }
-        Ok(self.split_half_floor(n, n_wide)?.map(|metrics| Floor {
-            kind: FloorKind::SplitHalf,
-            metrics,
-        }))
     }
 }

@@ -148,6 +148,9 @@ pub struct Evaluation {
     /// Reference rows of those TVDs.
     #[serde(default)]
     pub tvd_reference: usize,
+    /// Rows on each side of the floor's TVDs (0 without a floor; see [`Floor::tvd_rows`]).
+    #[serde(default)]
+    pub floor_tvd_rows: usize,
     /// Where the reference came from.
     pub reference: String,
 }
@@ -156,15 +159,6 @@ impl Evaluation {
     /// The floor with its name ("exact floor" or "split-half floor").
     pub fn floor(&self) -> Option<(&'static str, &Metrics)> {
         named_floor(self.exact_floor.as_ref(), self.split_half_floor.as_ref())
-    }
-
-    /// Which floor the evaluation has, if any.
-    pub fn floor_kind(&self) -> Option<FloorKind> {
-        match (&self.exact_floor, &self.split_half_floor) {
-            (Some(_), _) => Some(FloorKind::Exact),
-            (None, Some(_)) => Some(FloorKind::SplitHalf),
-            (None, None) => None,
-        }
     }
 }
 
@@ -192,8 +186,10 @@ pub fn evaluate(
     } else {
         None
     };
+    let floor_tvd_rows = floor.as_ref().map_or(0, |f| f.tvd_rows);
     let (exact_floor, split_half_floor) = Floor::into_fields(floor);
     Ok(Evaluation {
+        floor_tvd_rows,
         metrics,
         exact_floor,
         split_half_floor,

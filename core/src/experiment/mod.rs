@@ -477,11 +477,7 @@ impl Experiment {
                 cx.n_reference()
             },
             tvd_sampling_energy_evals: drawn.wide_evals,
-            floor_tvd_rows: EvalProtocol::floor_rows(
-                scored.floor.as_ref().map(|f| f.kind),
-                drawn.samples.n(),
-                cx.n_reference(),
-            ),
+            floor_tvd_rows: scored.floor.as_ref().map_or(0, |f| f.tvd_rows),
         };
         let (exact_floor, split_half_floor) = Floor::into_fields(scored.floor);
         let r = &self.parts.recipe;

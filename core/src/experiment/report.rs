@@ -83,23 +83,6 @@ pub struct EvalProtocol {
     pub floor_tvd_rows: usize,
 }
 
-impl EvalProtocol {
-    /// [`EvalProtocol::floor_tvd_rows`] for a floor of `kind` over a reference of `n_reference`
-    /// rows and `tvd_samples` scored TVD rows: the split-half floor's wide set is the
-    /// reference's second half, at most `n_reference / 2` rows.
-    pub fn floor_rows(
-        kind: Option<crate::eval::FloorKind>,
-        tvd_samples: usize,
-        n_reference: usize,
-    ) -> usize {
-        match kind {
-            None => 0,
-            Some(crate::eval::FloorKind::Exact) => tvd_samples,
-            Some(crate::eval::FloorKind::SplitHalf) => tvd_samples.min(n_reference / 2),
-        }
-    }
-}
-
 /// Every mixture component's share of the samples (mixture targets).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModeOccupancy {

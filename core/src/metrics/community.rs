@@ -71,6 +71,7 @@
 //! with a `protocol` field computes either, and names the community's figure with the prefix
 //! `community/` (so both can be reported side by side).
 
+use crate::metric::MetricInput;
 use serde::{Deserialize, Serialize};
 
 /// Which definition a metric computes.
@@ -92,6 +93,16 @@ pub fn key(protocol: Protocol, name: &str) -> String {
     match protocol {
         Protocol::Nsamp => name.to_string(),
         Protocol::Community => format!("community/{name}"),
+    }
+}
+
+/// What a metric under `protocol` scores: under the community's, the samples against as many
+/// reference rows ([`MetricInput::equal_sizes`], as DEM scores `eval_batch_size` samples against
+/// `eval_batch_size` test rows); under nsamp's, the input as given.
+pub fn scored_input<'a>(protocol: Protocol, i: &MetricInput<'a>) -> MetricInput<'a> {
+    match protocol {
+        Protocol::Nsamp => *i,
+        Protocol::Community => i.equal_sizes(),
     }
 }
 

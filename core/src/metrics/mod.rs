@@ -19,7 +19,7 @@
 //! definitions above) or `protocol: Community` (the community's evaluation code number for
 //! number, reported under `community/<name>`; see [`community`]). Every community figure
 //! compares sets of equal size: the samples against the reference's first as many rows
-//! ([`MetricInput::equal_sizes`]), as DEM scores `eval_batch_size` samples against
+//! ([`community::scored_input`]), as DEM scores `eval_batch_size` samples against
 //! `eval_batch_size` test rows.
 //!
 //! The nsamp protocol's histogram TVDs (`E-TVD`, `S-TVD`, `D-TVD`) score `eval.tvd_samples`
@@ -38,7 +38,7 @@ pub mod modes;
 pub mod scalar_w2;
 pub mod transport;
 
-use community::{key, Protocol, COMMUNITY_BINS};
+use community::{key, scored_input, Protocol, COMMUNITY_BINS};
 
 use crate::metric::{Metric, MetricConfig, MetricInput};
 use crate::target::Target;
@@ -96,12 +96,7 @@ impl Metric for ETvd {
         self.protocol == Protocol::Nsamp
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let cut = i.equal_sizes();
-        let i = if self.protocol == Protocol::Community {
-            &cut
-        } else {
-            i
-        };
+        let i = &scored_input(self.protocol, i);
         let v = match self.protocol {
             Protocol::Nsamp => {
                 let bins = self.bins.unwrap_or_else(|| {
@@ -206,12 +201,7 @@ impl Metric for DTvd {
         Ok(())
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let cut = i.equal_sizes();
-        let i = if self.protocol == Protocol::Community {
-            &cut
-        } else {
-            i
-        };
+        let i = &scored_input(self.protocol, i);
         let (ds, dr) = pooled_distances(i, "DTvd")?;
         let v = match self.protocol {
             Protocol::Nsamp => {

@@ -12,7 +12,7 @@
 //!   rows as there are samples (the first: DEM draws `eval_batch_size` test rows). DEM evaluates it on
 //!   log-densities (-E), which gives the same value.
 
-use super::community::{key, Protocol};
+use super::community::{key, scored_input, Protocol};
 use super::transport::wasserstein_1d_pow;
 use crate::metric::{Metric, MetricConfig, MetricInput};
 use crate::target::Target;
@@ -45,12 +45,7 @@ fn figure(protocol: Protocol, w2_squared: f64) -> f64 {
 
 impl Metric for EnergyW2 {
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let cut = i.equal_sizes();
-        let i = if self.protocol == Protocol::Community {
-            &cut
-        } else {
-            i
-        };
+        let i = &scored_input(self.protocol, i);
         let w = wasserstein_1d_pow(i.sample_energy, i.reference_energy, 2)?;
         Ok(vec![(key(self.protocol, "E-W2"), figure(self.protocol, w))])
     }
@@ -65,12 +60,7 @@ impl Metric for DistanceW2 {
         Ok(())
     }
     fn compute(&self, i: &MetricInput<'_>) -> anyhow::Result<Vec<(String, f64)>> {
-        let cut = i.equal_sizes();
-        let i = if self.protocol == Protocol::Community {
-            &cut
-        } else {
-            i
-        };
+        let i = &scored_input(self.protocol, i);
         let (ds, dr) = super::pooled_distances(i, "DistanceW2")?;
         let w = wasserstein_1d_pow(&ds, &dr, 2)?;
         Ok(vec![(key(self.protocol, "D-W2"), figure(self.protocol, w))])

@@ -49,6 +49,23 @@ impl ReverseSde {
         score: &mut ScoreFn<'_>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> anyhow::Result<()> {
+        let n_steps = self.steps as u64;
+        self.integrate_observed(x, dim, streams, call, score, &mut |i, _| {
+            progress(i as u64, n_steps)
+        })
+    }
+
+    /// [`ReverseSde::integrate`], with `observe(i, x)` called after step i (1..=N) with the
+    /// state then, at t = 1 - i / N (trajectory analyses).
+    pub fn integrate_observed(
+        &self,
+        x: &mut [f32],
+        dim: usize,
+        streams: &RngStreams,
+        call: u64,
+        score: &mut ScoreFn<'_>,
+        observe: &mut dyn FnMut(usize, &[f32]),
+    ) -> anyhow::Result<()> {
         anyhow::ensure!(self.steps > 0, "reverse SDE needs at least one step");
         let n_steps = self.steps;
         let dt = 1.0 / n_steps as f64;
@@ -71,7 +88,7 @@ impl ReverseSde {
             if let Some(p) = self.com_free {
                 remove_mean(x, p.n, p.spatial_dim);
             }
-            progress(i as u64 + 1, n_steps as u64);
+            observe(i + 1, x);
         }
         debug_assert_eq!(x.len() % dim, 0);
         Ok(())

@@ -53,7 +53,7 @@ pub fn evaluate(
             tvd_samples: e.tvd_samples,
             tvd_reference: e.tvd_reference,
             tvd_sampling_energy_evals: 0,
-            floor_tvd_rows: EvalProtocol::floor_rows(e.floor_kind(), e.tvd_samples, e.n_reference),
+            floor_tvd_rows: e.floor_tvd_rows,
         };
         print!("{}", metrics_table(&e.metrics, e.floor(), &protocol));
     }

@@ -115,10 +115,7 @@ pub fn metrics_table(
             protocol.tvd_samples, protocol.tvd_reference
         ));
     }
-    if floor.is_some()
-        && protocol.floor_tvd_rows > 0
-        && protocol.floor_tvd_rows < protocol.tvd_samples
-    {
+    if protocol.floor_tvd_rows > 0 && protocol.floor_tvd_rows < protocol.tvd_samples {
         s.push_str(&format!(
             "  (the floor's TVDs: {r} rows against {r}, at most half the reference; they sit above \
              what {} against {} rows would score)\n",
